@@ -1,0 +1,71 @@
+"""The alert reaches a real SMTP server (aiosmtpd on loopback) through an apprise mailto:// URL."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from tests.conftest import FeedServer, run_watcher
+from tests.test_run_e2e import serve
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+        self.recipients: list[list[str]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(msg, email.message.EmailMessage)
+        self.messages.append(msg)
+        self.recipients.append(list(envelope.rcpt_tos))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=0)
+    controller.start()
+    try:
+        yield inbox, controller.server.sockets[0].getsockname()[1]
+    finally:
+        controller.stop()
+
+
+def test_alert_arrives_by_email(
+    tmp_path: Path, feed_server: FeedServer, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    urls = serve(feed_server)
+    cfg = tmp_path / "watcher.yaml"
+    cfg.write_text(
+        f"""
+database: sqlite:///{tmp_path / "w.db"}
+polling: {{allow_private_addresses: true, timeout: 10s}}
+feeds:
+  - {{name: wire-two, url: "{urls["atom"]}"}}
+notifiers:
+  mail: ["mailto://127.0.0.1:{port}?from=watcher@example.org&to=desk@example.org&mode=insecure"]
+rules:
+  - {{name: leaders, any: [Pashinyan, Aliyev], notify: [mail]}}
+""",
+        encoding="utf-8",
+    )
+    result = run_watcher("run", "--once", "-c", str(cfg))
+    assert result.returncode == 0, result.stderr
+    assert len(inbox.messages) == 1, result.stderr
+    msg = inbox.messages[0]
+    assert inbox.recipients == [["desk@example.org"]]
+    assert msg["Subject"] == "[leaders] Pashinyan and Aliyev meet on the sidelines"
+    part = msg.get_body(preferencelist=("plain", "html"))
+    assert part is not None
+    text = part.get_content()
+    assert "Rules: leaders" in text and "Source: wire-two" in text
+    assert feed_server.url("/b/meeting.html") in text

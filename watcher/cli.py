@@ -1,0 +1,171 @@
+"""The `watcher` command line. The edge where WatcherError becomes a message and an exit code.
+
+Exit codes: 0 success, 1 a runtime failure (database, network, ...), 2 bad config or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from watcher import __version__
+from watcher.config import Config, config_path, load_config, parse_duration
+from watcher.errors import ConfigError, WatcherError
+from watcher.logs import set_secrets, setup_logging
+
+log = logging.getLogger("watcher")
+
+EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-c",
+        "--config",
+        metavar="FILE",
+        help="config file (default: $WATCHER_CONFIG or ./config/watcher.yaml)",
+    )
+    common.add_argument(
+        "--log-level",
+        default=os.environ.get("WATCHER_LOG_LEVEL", "INFO"),
+        type=str.upper,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="log level (default: $WATCHER_LOG_LEVEL or INFO)",
+    )
+    common.add_argument(
+        "--log-format", choices=["text", "json"], default="text", help="log line format"
+    )
+    parser = argparse.ArgumentParser(
+        prog="watcher", description="Watch news feeds, match keyword rules, alert once per story."
+    )
+    parser.add_argument("--version", action="version", version=f"watcher {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser(
+        "check", parents=[common], help="validate the config; exit 2 listing every error"
+    )
+    run = sub.add_parser("run", parents=[common], help="run the daemon")
+    run.add_argument(
+        "--once", action="store_true", help="poll every feed once, deliver pending alerts, exit"
+    )
+    matches = sub.add_parser("matches", parents=[common], help="stored matches, newest first")
+    matches.add_argument("--rule", metavar="R", help="only this rule's matches")
+    matches.add_argument("--since", metavar="AGE", help="only matches newer than this, e.g. 2h, 7d")
+    matches.add_argument("--limit", type=int, default=None, metavar="N", help="at most N matches")
+    matches.add_argument("--json", action="store_true", help="one JSON object per line")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.log_level, args.log_format)
+    try:
+        config = _load(args)
+        return int(COMMANDS[args.command](args, config))
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"{len(exc.problems)} config error(s); nothing was started", file=sys.stderr)
+        return EXIT_CONFIG
+    except WatcherError as exc:
+        log.error("%s", exc)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+def _load(args: argparse.Namespace) -> Config:
+    config = load_config(config_path(args.config))
+    set_secrets(config.secrets)
+    return config
+
+
+def cmd_check(args: argparse.Namespace, config: Config) -> int:
+    print(
+        f"{config.path}: OK: {len(config.feeds)} feed(s), {len(config.rules)} rule(s), "
+        f"{len(config.notifiers)} notifier(s)"
+    )
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace, config: Config) -> int:
+    from watcher.scheduler import Daemon, run_once
+    from watcher.store import Store
+
+    store = Store(config.database)
+    store.create_schema()
+    try:
+        if args.once:
+            reports = asyncio.run(run_once(config, store))
+            failed = sum(1 for r in reports if r.error)
+            log.info(
+                "once: polled %d feed(s), %d failed, %d new stories, %d matched",
+                len(reports),
+                failed,
+                sum(r.new for r in reports),
+                sum(r.matched for r in reports),
+            )
+        else:
+            asyncio.run(Daemon(config, store).run())
+    finally:
+        store.close()
+    return EXIT_OK
+
+
+def cmd_matches(args: argparse.Namespace, config: Config) -> int:
+    from watcher.scheduler import utcnow
+    from watcher.store import Store, list_matches
+
+    since = None
+    if args.since:
+        try:
+            since = utcnow() - timedelta(seconds=parse_duration(args.since))
+        except ValueError as exc:
+            print(f"--since: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+    store = Store(config.database)
+    store.create_schema()
+    try:
+        rows = list_matches(store, rule=args.rule, since=since, limit=args.limit)
+    finally:
+        store.close()
+    for m in rows:
+        if args.json:
+            print(json.dumps(_match_json(m), ensure_ascii=False))
+        else:
+            when = m.matched_at.strftime("%Y-%m-%d %H:%M")
+            print(f"{when}  {m.rule}  [{m.feed}]  {m.title}")
+            print(f"    terms: {', '.join(m.terms)}")
+            if m.snippet:
+                print(f"    {m.snippet}")
+            if m.url:
+                print(f"    {m.url}")
+    return EXIT_OK
+
+
+def _match_json(m: Any) -> dict[str, Any]:
+    def iso(d: Any) -> str | None:
+        return d.isoformat() + "Z" if d is not None else None
+
+    return {
+        "rule": m.rule,
+        "url": m.url,
+        "title": m.title,
+        "feed": m.feed,
+        "terms": m.terms,
+        "hits": m.hits,
+        "snippet": m.snippet,
+        "score": m.score,
+        "published_at": iso(m.published_at),
+        "matched_at": iso(m.matched_at),
+    }
+
+
+COMMANDS = {"check": cmd_check, "run": cmd_run, "matches": cmd_matches}

@@ -1,0 +1,30 @@
+"""Config: the YAML file parsed once into frozen objects.
+
+The only module that reads the environment (for ${VAR} and $WATCHER_DATABASE_URL).
+"""
+
+from watcher.config.durations import format_duration, parse_duration
+from watcher.config.load import config_path, load_config, parse_config, url_secrets
+from watcher.config.model import (
+    Config,
+    FeedConfig,
+    HttpConfig,
+    NotifierConfig,
+    PollingConfig,
+    RuleConfig,
+)
+
+__all__ = [
+    "Config",
+    "FeedConfig",
+    "HttpConfig",
+    "NotifierConfig",
+    "PollingConfig",
+    "RuleConfig",
+    "config_path",
+    "format_duration",
+    "load_config",
+    "parse_config",
+    "parse_duration",
+    "url_secrets",
+]

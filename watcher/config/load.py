@@ -1,0 +1,460 @@
+"""Validate the YAML tree into frozen `Config` objects, collecting every problem before failing.
+
+Unknown keys are errors so a typo (`intreval:`) never passes silently. Each problem carries the
+file and line of the offending key.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path as FsPath
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlsplit
+
+import apprise
+
+from watcher.config.durations import parse_duration
+from watcher.config.model import (
+    Config,
+    FeedConfig,
+    HttpConfig,
+    NotifierConfig,
+    PollingConfig,
+    RuleConfig,
+)
+from watcher.config.source import Path, Source, load_source
+from watcher.errors import ConfigError, Problem
+from watcher.rules import RuleSpec, validate_rules
+
+T = TypeVar("T")
+
+DEFAULT_PATH = "config/watcher.yaml"
+TOP_KEYS = {"database", "http", "polling", "feeds", "terms", "notifiers", "rules"}
+POLLING_KEYS = {
+    "interval",
+    "min_interval",
+    "max_interval",
+    "allow_private_addresses",
+    "timeout",
+    "max_bytes",
+    "concurrency",
+    "per_host",
+    "user_agent",
+}
+FEED_KEYS = {"name", "url", "interval", "tags", "extract", "headers"}
+RULE_KEYS = {
+    "name",
+    "query",
+    "any",
+    "all",
+    "none",
+    "notify",
+    "case_sensitive",
+    "fields",
+    "feeds",
+    "languages",
+    "min_score",
+    "priority",
+}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_SIZE = re.compile(r"^(\d+)\s*(b|kb|k|mb|m|gb|g)?$", re.I)
+
+
+def config_path(cli_value: str | None, env: Mapping[str, str] | None = None) -> str:
+    """`-c FILE`, else `$WATCHER_CONFIG`, else `./config/watcher.yaml`."""
+    env = os.environ if env is None else env
+    return cli_value or env.get("WATCHER_CONFIG") or DEFAULT_PATH
+
+
+def load_config(path: str, env: Mapping[str, str] | None = None) -> Config:
+    """Read, substitute, validate. Raises ConfigError listing every problem found."""
+    env = dict(os.environ) if env is None else dict(env)
+    try:
+        text = FsPath(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([Problem(path, 0, "", f"cannot read config: {exc.strerror}")]) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError([Problem(path, 0, "", f"config is not UTF-8: {exc}")]) from exc
+    return parse_config(path, text, env)
+
+
+def parse_config(path: str, text: str, env: Mapping[str, str]) -> Config:
+    src = load_source(path, text, env)
+    if src.problems and src.data is None:
+        raise ConfigError(src.problems)
+    data = src.data
+    if not isinstance(data, dict):
+        src.problem((), "the config must be a mapping of keys (database, feeds, rules, ...)")
+        raise ConfigError(src.problems)
+    _unknown(src, data, (), TOP_KEYS)
+
+    database = env.get("WATCHER_DATABASE_URL") or _opt(
+        src, data, ("database",), _string, "sqlite:///data/watcher.db"
+    )
+    http = _http(src, data.get("http"))
+    polling = _polling(src, data.get("polling"))
+    feeds = _feeds(src, data.get("feeds"))
+    terms = _terms(src, data.get("terms"))
+    notifiers = _notifiers(src, data.get("notifiers"))
+    rules = _rules(src, data.get("rules"), {n.name for n in notifiers}, dict(terms))
+
+    if src.problems:
+        raise ConfigError(sorted(src.problems, key=lambda p: p.line))
+    secrets = set(src.secrets)
+    for n in notifiers:
+        for url in n.urls:
+            secrets |= url_secrets(url)
+    secrets |= url_secrets(database)
+    return Config(
+        path=path,
+        database=database,
+        http=http,
+        polling=polling,
+        feeds=feeds,
+        terms=terms,
+        notifiers=notifiers,
+        rules=rules,
+        secrets=frozenset(s for s in secrets if len(s) >= 4),
+    )
+
+
+def url_secrets(url: str) -> set[str]:
+    """The parts of a URL that are likely credentials: password, tokens in host/path/query."""
+    out: set[str] = set()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return out
+    netloc = parts.netloc.rpartition("@")
+    userinfo, host = netloc[0], netloc[2]
+    if userinfo:
+        out.add(userinfo.partition(":")[2])
+    # Telegram and many others put the token where a host would be (tgram://123:ABC/chat).
+    if parts.scheme not in ("http", "https", "json", "xml", "form", "mailto", "mailtos"):
+        out.add(host)
+    for segment in parts.path.split("/"):
+        if len(segment) >= 16:
+            out.add(segment)
+    for key, value in parse_qsl(parts.query):
+        if len(value) >= 16 or key.lower() in ("pass", "password", "token", "apikey", "key"):
+            out.add(value)
+    return {s for s in out if s}
+
+
+# -- sections ------------------------------------------------------------------------------
+
+
+def _http(src: Source, raw: Any) -> HttpConfig:
+    if raw is None:
+        return HttpConfig()
+    if not _mapping(src, raw, ("http",)):
+        return HttpConfig()
+    _unknown(src, raw, ("http",), {"listen"})
+    listen = _opt(src, raw, ("http", "listen"), _string, None)
+    if listen is not None:
+        host, _, port = listen.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            src.problem(("http", "listen"), "expected host:port, e.g. 127.0.0.1:8080")
+    return HttpConfig(listen=listen)
+
+
+def _polling(src: Source, raw: Any) -> PollingConfig:
+    d = PollingConfig()
+    if raw is None or not _mapping(src, raw, ("polling",)):
+        return d
+    _unknown(src, raw, ("polling",), POLLING_KEYS)
+    p: Path = ("polling",)
+    out = PollingConfig(
+        interval=_opt(src, raw, (*p, "interval"), _duration, d.interval),
+        min_interval=_opt(src, raw, (*p, "min_interval"), _duration, d.min_interval),
+        max_interval=_opt(src, raw, (*p, "max_interval"), _duration, d.max_interval),
+        allow_private_addresses=_opt(
+            src, raw, (*p, "allow_private_addresses"), _bool, d.allow_private_addresses
+        ),
+        timeout=_opt(src, raw, (*p, "timeout"), _duration, d.timeout),
+        max_bytes=_opt(src, raw, (*p, "max_bytes"), _size, d.max_bytes),
+        concurrency=_opt(src, raw, (*p, "concurrency"), _positive_int, d.concurrency),
+        per_host=_opt(src, raw, (*p, "per_host"), _positive_int, d.per_host),
+        user_agent=_opt(src, raw, (*p, "user_agent"), _string, d.user_agent),
+    )
+    if out.min_interval > out.max_interval:
+        src.problem((*p, "min_interval"), "min_interval must not exceed max_interval")
+    if out.timeout <= 0:
+        src.problem((*p, "timeout"), "timeout must be greater than zero")
+    return out
+
+
+def _feeds(src: Source, raw: Any) -> tuple[FeedConfig, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        src.problem(("feeds",), "expected a list of feeds, each `- {name: ..., url: ...}`")
+        return ()
+    feeds: list[FeedConfig] = []
+    seen: dict[str, int] = {}
+    for i, item in enumerate(raw):
+        p: Path = ("feeds", i)
+        if not _mapping(src, item, p):
+            continue
+        _unknown(src, item, p, FEED_KEYS)
+        name = _req(src, item, (*p, "name"), _name)
+        url = _req(src, item, (*p, "url"), _url)
+        if name is None or url is None:
+            continue
+        if name in seen:
+            src.problem((*p, "name"), f"feed name {name!r} is already used by feeds[{seen[name]}]")
+        seen[name] = i
+        interval = _opt(src, item, (*p, "interval"), _duration, None)
+        headers = _opt(src, item, (*p, "headers"), _headers, ())
+        feeds.append(
+            FeedConfig(
+                name=name,
+                url=url,
+                interval=interval,
+                tags=_opt(src, item, (*p, "tags"), _str_list, ()),
+                extract=_opt(src, item, (*p, "extract"), _bool, True),
+                headers=headers,
+            )
+        )
+    return tuple(feeds)
+
+
+def _terms(src: Source, raw: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    if raw is None or not _mapping(src, raw, ("terms",)):
+        return ()
+    out = []
+    for name, value in raw.items():
+        p: Path = ("terms", name)
+        if not _NAME.match(name):
+            src.problem(p, "list names use letters, digits, '-', '_' and '.'")
+        items = _check(src, p, value, _str_list)
+        if items is not None:
+            if not items:
+                src.problem(p, "a term list needs at least one term")
+            out.append((name, items))
+    return tuple(out)
+
+
+def _notifiers(src: Source, raw: Any) -> tuple[NotifierConfig, ...]:
+    if raw is None or not _mapping(src, raw, ("notifiers",)):
+        return ()
+    out = []
+    quiet = logging.getLogger("apprise")
+    for name, value in raw.items():
+        p: Path = ("notifiers", name)
+        if not _NAME.match(name):
+            src.problem(p, "notifier names use letters, digits, '-', '_' and '.'")
+        urls = _check(src, p, [value] if isinstance(value, str) else value, _str_list)
+        if urls is None:
+            continue
+        if not urls:
+            src.problem(p, "a notifier needs at least one apprise URL")
+        for i, url in enumerate(urls):
+            level = quiet.level
+            quiet.setLevel(logging.CRITICAL)  # apprise logs the URL, with its secrets, on failure
+            try:
+                ok = apprise.Apprise().add(url)
+            finally:
+                quiet.setLevel(level)
+            if not ok:
+                scheme = url.partition("://")[0] or "(none)"
+                src.problem(
+                    (*p, i),
+                    f"apprise cannot use this URL (scheme {scheme!r}); check the scheme and its "
+                    "required parts at https://github.com/caronc/apprise/wiki",
+                )
+        out.append(NotifierConfig(name=name, urls=urls))
+    return tuple(out)
+
+
+def _rules(
+    src: Source, raw: Any, notifiers: set[str], terms: dict[str, tuple[str, ...]]
+) -> tuple[RuleConfig, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        src.problem(("rules",), "expected a list of rules, each `- {name: ..., query: ...}`")
+        return ()
+    rules: list[RuleConfig] = []
+    paths: list[Path] = []
+    seen: set[str] = set()
+    for i, item in enumerate(raw):
+        p: Path = ("rules", i)
+        if not _mapping(src, item, p):
+            continue
+        _unknown(src, item, p, RULE_KEYS)
+        name = _req(src, item, (*p, "name"), _name)
+        if name is None:
+            continue
+        if name in seen:
+            src.problem((*p, "name"), f"rule name {name!r} is used twice; names must be unique")
+        seen.add(name)
+        notify = _opt(src, item, (*p, "notify"), _str_list, ())
+        for j, target in enumerate(notify):
+            if target not in notifiers:
+                known = ", ".join(sorted(notifiers)) or "none defined"
+                src.problem(
+                    (*p, "notify", j),
+                    f"unknown notifier {target!r}; define it under notifiers: (known: {known})",
+                )
+        priority = _opt(src, item, (*p, "priority"), _string, "normal")
+        if priority not in ("low", "normal", "high"):
+            src.problem((*p, "priority"), "priority is one of low, normal, high")
+        spec = RuleSpec(
+            name=name,
+            query=_opt(src, item, (*p, "query"), _string, None),
+            any=_opt(src, item, (*p, "any"), _str_list, ()),
+            all=_opt(src, item, (*p, "all"), _str_list, ()),
+            none=_opt(src, item, (*p, "none"), _str_list, ()),
+            case_sensitive=_opt(src, item, (*p, "case_sensitive"), _bool, False),
+            fields=_opt(src, item, (*p, "fields"), _str_list, ("title", "summary", "body")),
+            feeds=_opt(src, item, (*p, "feeds"), _str_list, ()),
+            languages=_opt(src, item, (*p, "languages"), _str_list, ()),
+            min_score=_opt(src, item, (*p, "min_score"), _number, 0.0),
+            priority=priority,
+        )
+        rules.append(RuleConfig(spec=spec, notify=notify))
+        paths.append(p)
+    by_name = {r.name: path for r, path in zip(rules, paths, strict=True)}
+    for err in validate_rules([r.spec for r in rules], terms):
+        path = by_name.get(err.rule, ("rules",))
+        key = "query" if "query" in _at(src.data, path) else "name"
+        src.problem((*path, key), err.detail + _position(err.position))
+    return tuple(rules)
+
+
+def _position(position: int | None) -> str:
+    return f" (at character {position + 1} of the query)" if position is not None else ""
+
+
+def _at(data: Any, path: Path) -> Any:
+    for part in path:
+        data = data[part]
+    return data
+
+
+# -- value checkers: each returns the converted value or raises ValueError with advice ------
+
+
+def _string(v: Any) -> str:
+    if not isinstance(v, str):
+        raise ValueError(f"expected text, got {type(v).__name__} {v!r}")
+    return v
+
+
+def _name(v: Any) -> str:
+    s = _string(v)
+    if not _NAME.match(s):
+        raise ValueError(f"{s!r} is not a valid name; use letters, digits, '-', '_' and '.'")
+    return s
+
+
+def _url(v: Any) -> str:
+    s = _string(v).strip()
+    parts = urlsplit(s)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"expected an http(s):// URL, got {s!r}")
+    return s
+
+
+def _bool(v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise ValueError(f"expected true or false, got {v!r}")
+    return v
+
+
+def _number(v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise ValueError(f"expected a number, got {v!r}")
+    return float(v)
+
+
+def _positive_int(v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise ValueError(f"expected a whole number of at least 1, got {v!r}")
+    return v
+
+
+def _duration(v: Any) -> float:
+    return parse_duration(v)
+
+
+def _size(v: Any) -> int:
+    if isinstance(v, int) and not isinstance(v, bool) and v > 0:
+        return v
+    m = _SIZE.match(str(v).strip())
+    if not m or isinstance(v, bool):
+        raise ValueError(f"expected a size like 10MB, 512KB or a byte count, got {v!r}")
+    unit = (m.group(2) or "b").lower()[0]
+    return int(m.group(1)) * {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit]
+
+
+def _str_list(v: Any) -> tuple[str, ...]:
+    if isinstance(v, str):
+        return (v,)
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise ValueError(f"expected a list of text items, got {v!r}")
+    return tuple(v)
+
+
+def _headers(v: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(v, dict) or not all(
+        isinstance(k, str) and isinstance(x, str) for k, x in v.items()
+    ):
+        raise ValueError("expected a mapping of header names to text values")
+    return tuple(v.items())
+
+
+# -- plumbing ------------------------------------------------------------------------------
+
+
+def _mapping(src: Source, raw: Any, path: Path) -> bool:
+    if isinstance(raw, dict):
+        return True
+    src.problem(path, f"expected a mapping of keys, got {type(raw).__name__}")
+    return False
+
+
+def _unknown(src: Source, raw: dict[str, Any], path: Path, allowed: set[str]) -> None:
+    for key in raw:
+        if key not in allowed:
+            hint = _closest(key, allowed)
+            src.problem(
+                (*path, key),
+                f"unknown key{f'; did you mean {hint!r}?' if hint else ''} "
+                f"(allowed: {', '.join(sorted(allowed))})",
+            )
+
+
+def _closest(key: str, allowed: set[str]) -> str | None:
+    import difflib
+
+    found = difflib.get_close_matches(key, sorted(allowed), n=1, cutoff=0.7)
+    return found[0] if found else None
+
+
+def _check(src: Source, path: Path, value: Any, conv: Callable[[Any], T]) -> T | None:
+    try:
+        return conv(value)
+    except ValueError as exc:
+        src.problem(path, str(exc))
+        return None
+
+
+def _opt(src: Source, raw: dict[str, Any], path: Path, conv: Callable[[Any], T], default: T) -> T:
+    key = path[-1]
+    if key not in raw or raw[key] is None:
+        return default
+    got = _check(src, path, raw[key], conv)
+    return default if got is None else got
+
+
+def _req(src: Source, raw: dict[str, Any], path: Path, conv: Callable[[Any], T]) -> T | None:
+    key = path[-1]
+    if key not in raw or raw[key] is None:
+        src.problem(path, "is required")
+        return None
+    return _check(src, path, raw[key], conv)

@@ -1,0 +1,76 @@
+"""The typed, frozen shape of a loaded config: parsed once, then passed down to every stage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from watcher.rules import RuleSpec
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    name: str
+    url: str
+    interval: float | None = None  # seconds; None = polling.interval (adaptive later)
+    tags: tuple[str, ...] = ()
+    extract: bool = True  # fetch the article page; False = use the feed's own text
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class PollingConfig:
+    interval: float = 300.0
+    min_interval: float = 60.0
+    max_interval: float = 6 * 3600.0
+    allow_private_addresses: bool = False
+    timeout: float = 30.0  # total deadline per request, not per read
+    max_bytes: int = 10 * 1024 * 1024  # decoded bytes per response
+    concurrency: int = 20
+    per_host: int = 2
+    user_agent: str = ""  # "" = watcher/<version> (+project URL)
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    listen: str | None = None  # "host:port"; None = no HTTP server
+
+
+@dataclass(frozen=True)
+class NotifierConfig:
+    name: str
+    urls: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RuleConfig:
+    spec: RuleSpec
+    notify: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str
+    database: str = "sqlite:///data/watcher.db"
+    http: HttpConfig = field(default_factory=HttpConfig)
+    polling: PollingConfig = field(default_factory=PollingConfig)
+    feeds: tuple[FeedConfig, ...] = ()
+    terms: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    notifiers: tuple[NotifierConfig, ...] = ()
+    rules: tuple[RuleConfig, ...] = ()
+    secrets: frozenset[str] = (
+        frozenset()
+    )  # substituted ${VAR} values and URL credentials, for masking
+
+    @property
+    def term_lists(self) -> dict[str, tuple[str, ...]]:
+        return dict(self.terms)
+
+    def notifier(self, name: str) -> NotifierConfig | None:
+        return next((n for n in self.notifiers if n.name == name), None)
+
+    def feed(self, name: str) -> FeedConfig | None:
+        return next((f for f in self.feeds if f.name == name), None)

@@ -1,0 +1,114 @@
+"""YAML with line numbers and `${VAR}` substitution.
+
+PyYAML's safe composer gives nodes that know their line; we convert them to plain Python values
+while remembering the line of every key path, so a validation error can name `FILE:LINE`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from watcher.errors import Problem
+
+Path = tuple[str | int, ...]
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+@dataclass
+class Source:
+    """Plain values plus the line of each path (1-based; 0 = unknown)."""
+
+    file: str
+    data: Any
+    lines: dict[Path, int] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    secrets: set[str] = field(default_factory=set)
+
+    def line(self, path: Path) -> int:
+        """The line of `path`, or of its nearest ancestor that has one."""
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return self.lines.get((), 1)
+
+    def problem(self, path: Path, message: str) -> None:
+        self.problems.append(Problem(self.file, self.line(path), dotted(path), message))
+
+
+def dotted(path: Path) -> str:
+    """`('feeds', 0, 'url')` -> `feeds[0].url`, the form users see in errors."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+def load_source(file: str, text: str, env: Mapping[str, str]) -> Source:
+    """Parse YAML safely; a syntax error becomes a Problem rather than an exception."""
+    src = Source(file=file, data=None)
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        what = getattr(exc, "problem", None) or str(exc)
+        src.problems.append(Problem(file, line, "", f"YAML syntax error: {what}"))
+        return src
+    if node is None:
+        src.data = {}
+        return src
+    src.lines[()] = node.start_mark.line + 1
+    src.data = _convert(node, (), src, env)
+    return src
+
+
+def _convert(node: yaml.Node, path: Path, src: Source, env: Mapping[str, str]) -> Any:
+    src.lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = yaml.SafeLoader(" ").construct_object(key_node)  # type: ignore[no-untyped-call]
+            if not isinstance(key, str):
+                key = str(key)
+            child = (*path, key)
+            src.lines[child] = key_node.start_mark.line + 1
+            if key in out:
+                src.problem(child, "duplicate key; each key may appear once")
+            out[key] = _convert(value_node, child, src, env)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        items = []
+        for i, item in enumerate(node.value):
+            src.lines[(*path, i)] = item.start_mark.line + 1
+            items.append(_convert(item, (*path, i), src, env))
+        return items
+    value = yaml.SafeLoader(" ").construct_object(node)  # type: ignore[no-untyped-call]
+    if isinstance(value, str):
+        return _substitute(value, path, src, env)
+    return value
+
+
+def _substitute(value: str, path: Path, src: Source, env: Mapping[str, str]) -> str:
+    """Replace `${VAR}` / `${VAR:-default}`; a missing variable is an error, not an empty string."""
+
+    def repl(m: re.Match[str]) -> str:
+        name, default = m.group(1), m.group(2)
+        if name in env:
+            if env[name]:
+                src.secrets.add(env[name])
+            return env[name]
+        if default is not None:
+            return default
+        src.problem(
+            path, f"environment variable {name} is not set; export it or write ${{{name}:-default}}"
+        )
+        return ""
+
+    return _VAR.sub(repl, value)

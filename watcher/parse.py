@@ -1,0 +1,168 @@
+"""Feed bytes in, typed entries out. Pure: no network, no clock (`now` is passed in).
+
+feedparser is given bytes in a BytesIO, never a URL or a str: with a str it may open a local
+path or fetch a URL it finds in it. It is lenient by design; we accept its partial results
+(bozo with entries) and fail only when nothing feed-like came out.
+"""
+
+from __future__ import annotations
+
+import calendar
+import io
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import feedparser
+import lxml.html
+from lxml.etree import ParserError
+
+from watcher.errors import ParseError
+
+MAX_ENTRIES = 1000  # a feed with more is truncated: nobody publishes that many at once
+MAX_FIELD_CHARS = 200_000
+_EARLIEST = datetime(1995, 1, 1)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+_SPACE = re.compile(r"[ \t\r\f\v\u00a0]+")
+
+
+@dataclass(frozen=True)
+class Entry:
+    guid: str | None
+    link: str | None  # absolute http(s) URL or None
+    title: str
+    summary: str  # plain text
+    content: str  # plain text of the full content the feed carries, if any
+    published_at: datetime | None  # naive UTC, clamped; None = undated (use first-seen)
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    title: str
+    version: str
+    entries: tuple[Entry, ...]
+    ttl_seconds: float | None = None
+    warning: str | None = None  # feedparser's complaint about a feed it still read
+
+
+def parse_feed(
+    body: bytes, url: str, now: datetime, headers: Mapping[str, str] | None = None
+) -> ParsedFeed:
+    """Parse a feed body fetched from `url` (the final URL, so relative links resolve)."""
+    response_headers = {k.lower(): v for k, v in (headers or {}).items()}
+    response_headers.setdefault("content-location", url)
+    try:
+        d: Any = feedparser.parse(io.BytesIO(body), response_headers=response_headers)
+    except Exception as exc:  # feedparser should not raise, but hostile bytes find ways
+        raise ParseError(f"feed could not be parsed: {type(exc).__name__}: {exc}") from exc
+    warning = _bozo(d)
+    if not d.entries and not d.get("version"):
+        reason = warning or "no RSS, Atom or JSON Feed document found"
+        raise ParseError(f"not a feed: {reason}")
+    base = d.feed.get("link") if _is_http(d.feed.get("link")) else url
+    entries = tuple(
+        _entry(e, url, base or url, now) for e in d.entries[:MAX_ENTRIES] if isinstance(e, dict)
+    )
+    ttl = d.feed.get("ttl")
+    ttl_seconds = float(ttl) * 60 if isinstance(ttl, str) and ttl.strip().isdigit() else None
+    return ParsedFeed(
+        title=clean_text(d.feed.get("title", "")),
+        version=d.get("version", "") or "",
+        entries=tuple(e for e in entries if e.title or e.summary or e.link),
+        ttl_seconds=ttl_seconds,
+        warning=warning,
+    )
+
+
+def _bozo(d: Any) -> str | None:
+    if not d.get("bozo"):
+        return None
+    exc = d.get("bozo_exception")
+    return f"{type(exc).__name__}: {exc}" if exc is not None else "malformed feed"
+
+
+def _entry(e: Mapping[str, Any], url: str, base: str, now: datetime) -> Entry:
+    link = _link(e, url)
+    guid = e.get("id") or e.get("guid")
+    guid = clean_text(guid)[:500] if isinstance(guid, str) and guid.strip() else None
+    content = ""
+    for c in e.get("content") or []:
+        value = c.get("value") if isinstance(c, Mapping) else None
+        if isinstance(value, str) and len(value) > len(content):
+            content = value
+    summary = e.get("summary") or ""
+    return Entry(
+        guid=guid,
+        link=link,
+        title=html_to_text(e.get("title") or ""),
+        summary=html_to_text(summary if isinstance(summary, str) else ""),
+        content=html_to_text(content),
+        published_at=_date(e, now),
+    )
+
+
+def _link(e: Mapping[str, Any], url: str) -> str | None:
+    candidates: list[str] = []
+    link = e.get("link")
+    if isinstance(link, str):
+        candidates.append(link)
+    for alt in e.get("links") or []:
+        if isinstance(alt, Mapping) and alt.get("rel", "alternate") == "alternate":
+            href = alt.get("href")
+            if isinstance(href, str):
+                candidates.append(href)
+    for cand in candidates:
+        absolute = urljoin(url, cand.strip())
+        if _is_http(absolute):
+            return absolute
+    return None
+
+
+def _is_http(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def _date(e: Mapping[str, Any], now: datetime) -> datetime | None:
+    """Published (else updated) time as naive UTC; future dates clamp to now, absurd pasts drop."""
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        parsed = e.get(key)
+        if parsed is None:
+            continue
+        try:
+            when = datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC).replace(tzinfo=None)
+        except (OverflowError, ValueError, OSError, TypeError):
+            continue
+        if when < _EARLIEST:
+            return None
+        return min(when, now + timedelta(minutes=5)) if when > now else when
+    return None
+
+
+def html_to_text(value: str) -> str:
+    """Plain text from a feed's HTML fragment (feedparser has sanitised it already)."""
+    value = value[:MAX_FIELD_CHARS]
+    if "<" not in value and "&" not in value:
+        return clean_text(value)
+    try:
+        root = lxml.html.fragment_fromstring(value, create_parent="div")
+    except (ParserError, ValueError):
+        return clean_text(value)
+    for br in root.iter("br", "p", "div", "li", "h1", "h2", "h3", "h4", "tr"):
+        br.tail = "\n" + (br.tail or "")
+    return clean_text(root.text_content())
+
+
+def clean_text(value: str) -> str:
+    """Drop NUL/control characters and lone surrogates (databases reject them); tidy spaces."""
+    value = _CONTROL.sub("", value)
+    lines = (_SPACE.sub(" ", line).strip() for line in value.splitlines())
+    return "\n".join(line for line in lines if line)

@@ -1,0 +1,270 @@
+"""The orchestrator: one poll of one feed, top to bottom, and delivery of what it queued.
+
+    fetch feed -> parse -> dedup -> fetch + extract new articles -> match -> store (+ outbox)
+
+Stages take data and return data; only this module sequences I/O. Every stage error for a feed
+is caught here, recorded in that feed's state, and never stops the other feeds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from watcher.config import Config, FeedConfig
+from watcher.dedup import canonical_url, content_hash, identity_key, strip_tracking
+from watcher.errors import FetchError, WatcherError
+from watcher.extract import extract_article
+from watcher.fetch import Fetcher, FetchLimits, status_error
+from watcher.notify import AlertStory, render_alert
+from watcher.parse import Entry, parse_feed
+from watcher.rules import Document, RuleMatch, RuleSet
+from watcher.store import (
+    FeedUpdate,
+    NewStory,
+    OutboxAlert,
+    Store,
+    StoryToSave,
+    feed_state,
+    known,
+    save_poll,
+)
+
+log = logging.getLogger("watcher.poll")
+
+FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, "
+    "text/xml;q=0.9, */*;q=0.5"
+)
+PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+ERROR_BACKOFF_CAP = 6 * 3600.0
+PAGE_FETCHES_PER_FEED = 4
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class PollReport:
+    feed: str
+    status: str  # HTTP status, "unchanged", or "error"
+    new: int = 0
+    matched: int = 0
+    error: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Context:
+    config: Config
+    store: Store
+    fetcher: Fetcher
+    rules: RuleSet
+    clock: Clock
+
+
+def fetch_limits(config: Config) -> FetchLimits:
+    p = config.polling
+    return FetchLimits(
+        timeout=p.timeout,
+        max_bytes=p.max_bytes,
+        concurrency=p.concurrency,
+        per_host=p.per_host,
+        allow_private_addresses=p.allow_private_addresses,
+        **({"user_agent": p.user_agent} if p.user_agent else {}),
+    )
+
+
+async def poll_feed(ctx: Context, feed: FeedConfig) -> PollReport:
+    """Poll one feed and record the outcome; never raises for feed trouble."""
+    started = time.monotonic()
+    try:
+        report = await _poll(ctx, feed)
+    except WatcherError as exc:
+        now = ctx.clock()
+        state = await asyncio.to_thread(feed_state, ctx.store, feed.name)
+        errors = (state.consecutive_errors if state else 0) + 1
+        interval = feed.interval or ctx.config.polling.interval
+        delay = min(ERROR_BACKOFF_CAP, interval * 2 ** min(errors - 1, 16))
+        status = getattr(exc, "status", None)
+        update = FeedUpdate(
+            polled_at=now,
+            next_poll_at=now + timedelta(seconds=delay),
+            status=status,
+            error=str(exc),
+        )
+        await asyncio.to_thread(save_poll, ctx.store, feed.name, update, ())
+        report = PollReport(feed.name, "error", error=str(exc))
+    report = PollReport(
+        report.feed,
+        report.status,
+        report.new,
+        report.matched,
+        report.error,
+        time.monotonic() - started,
+    )
+    log.info(
+        "poll feed=%s status=%s new=%d matched=%d duration=%.2fs%s",
+        report.feed,
+        report.status,
+        report.new,
+        report.matched,
+        report.seconds,
+        f" error={report.error!r}" if report.error else "",
+    )
+    return report
+
+
+async def _poll(ctx: Context, feed: FeedConfig) -> PollReport:
+    state = await asyncio.to_thread(feed_state, ctx.store, feed.name)
+    if state is None:
+        raise WatcherError(f"feed {feed.name!r} has no state row; was the config synced?")
+    resp = await ctx.fetcher.get(
+        state.url,
+        etag=state.etag,
+        last_modified=state.last_modified,
+        headers=dict(feed.headers),
+        accept=FEED_ACCEPT,
+    )
+    now = ctx.clock()
+    interval = feed.interval or ctx.config.polling.interval
+    update = FeedUpdate(
+        polled_at=now,
+        next_poll_at=now + timedelta(seconds=interval),
+        status=resp.status,
+        error=None,
+        etag=resp.headers.get("ETag"),
+        last_modified=resp.headers.get("Last-Modified"),
+    )
+    if resp.not_modified:
+        await asyncio.to_thread(save_poll, ctx.store, feed.name, update, ())
+        return PollReport(feed.name, "304")
+    if resp.status >= 400:
+        raise status_error(resp)
+    body_hash = hashlib.sha256(resp.body).hexdigest()
+    update = FeedUpdate(**{**update.__dict__, "body_hash": body_hash})
+    if body_hash == state.body_hash:
+        await asyncio.to_thread(save_poll, ctx.store, feed.name, update, ())
+        return PollReport(feed.name, "unchanged")
+    parsed = await asyncio.to_thread(parse_feed, resp.body, resp.url, now, resp.headers)
+    fresh = await _new_entries(ctx, feed, parsed.entries)
+    items = await _build(ctx, feed, fresh, now)
+    update = FeedUpdate(**{**update.__dict__, "new_stories": len(items)})
+    await asyncio.to_thread(save_poll, ctx.store, feed.name, update, items)
+    matched = sum(1 for i in items if i.matches)
+    return PollReport(feed.name, str(resp.status), new=len(items), matched=matched)
+
+
+async def _new_entries(ctx: Context, feed: FeedConfig, entries: Sequence[Entry]) -> list[Entry]:
+    """Entries whose identity, canonical link and content are all unseen (first of each wins)."""
+    keyed = [
+        (
+            e,
+            identity_key(e),
+            canonical_url(e.link) if e.link else None,
+            content_hash(e.title, e.summary or e.content),
+        )
+        for e in entries
+    ]
+    seen = await asyncio.to_thread(
+        known,
+        ctx.store,
+        feed.name,
+        (k for _, k, _, _ in keyed),
+        (u for _, _, u, _ in keyed if u),
+        (h for _, _, _, h in keyed),
+    )
+    keys, urls, hashes = set(seen.keys), set(seen.urls), set(seen.hashes)
+    out = []
+    for entry, key, url, digest in keyed:
+        if key in keys or (url and url in urls) or digest in hashes:
+            continue
+        keys.add(key)
+        hashes.add(digest)
+        if url:
+            urls.add(url)
+        out.append(entry)
+    return out
+
+
+async def _build(
+    ctx: Context, feed: FeedConfig, entries: Sequence[Entry], now: datetime
+) -> list[StoryToSave]:
+    gate = asyncio.Semaphore(PAGE_FETCHES_PER_FEED)
+
+    async def one(entry: Entry) -> StoryToSave:
+        async with gate:
+            body, source = await _article_text(ctx, feed, entry)
+        return _story_to_save(ctx, feed, entry, body, source, now)
+
+    return list(await asyncio.gather(*(one(e) for e in entries)))
+
+
+async def _article_text(ctx: Context, feed: FeedConfig, entry: Entry) -> tuple[str, str]:
+    """The article's text from its page, else the feed's own content or summary."""
+    fallback = entry.content or entry.summary
+    if not feed.extract or not entry.link:
+        return fallback, "feed"
+    url = strip_tracking(entry.link)
+    try:
+        page = await ctx.fetcher.get(url, accept=PAGE_ACCEPT)
+        if page.status >= 400:
+            raise status_error(page)
+    except FetchError as exc:
+        log.debug("page feed=%s url=%s not fetched: %s; using the feed's text", feed.name, url, exc)
+        return fallback, "feed"
+    extracted = await asyncio.to_thread(extract_article, page.body, page.url)
+    if extracted is None:
+        return fallback, "feed"
+    return extracted.text, "page"
+
+
+def _story_to_save(
+    ctx: Context, feed: FeedConfig, entry: Entry, body: str, source: str, now: datetime
+) -> StoryToSave:
+    url = strip_tracking(entry.link) if entry.link else None
+    story = NewStory(
+        feed=feed.name,
+        key=identity_key(entry),
+        guid=entry.guid,
+        url=url,
+        canonical_url=canonical_url(entry.link) if entry.link else None,
+        title=entry.title,
+        summary=entry.summary,
+        body=body,
+        body_source=source,
+        content_hash=content_hash(entry.title, entry.summary or entry.content),
+        published_at=entry.published_at,
+        first_seen_at=now,
+    )
+    doc = Document(
+        title=entry.title, summary=entry.summary, body=body, feed=feed.name, tags=feed.tags
+    )
+    matches = tuple(ctx.rules.match(doc))
+    return StoryToSave(story=story, matches=matches, alerts=_alerts(ctx.config, story, matches))
+
+
+def _alerts(
+    config: Config, story: NewStory, matches: Sequence[RuleMatch]
+) -> tuple[OutboxAlert, ...]:
+    """One alert per notifier, naming every rule that sent the story to it."""
+    by_notifier: dict[str, list[RuleMatch]] = {}
+    notify = {r.name: r.notify for r in config.rules}
+    for m in matches:
+        for name in notify.get(m.rule, ()):
+            by_notifier.setdefault(name, []).append(m)
+    alert_story = AlertStory(
+        title=story.title, url=story.url, feed=story.feed, published_at=story.published_at
+    )
+    out = []
+    for name, ms in by_notifier.items():
+        notifier = config.notifier(name)
+        if notifier is None:
+            continue
+        title, body = render_alert(alert_story, ms)
+        out.append(OutboxAlert(notifier=name, title=title, body=body, targets=len(notifier.urls)))
+    return tuple(out)

@@ -1,0 +1,87 @@
+"""The values that cross the boundary of the matcher: what comes in (specs, documents) and
+what goes out (matches, verdicts). Everything is frozen so a compiled RuleSet can be shared
+between threads and a result can be stored or queued without defensive copies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FIELDS: tuple[str, ...] = ("title", "summary", "body")
+"""Searchable document fields, in the order hits are reported."""
+
+PRIORITIES: tuple[str, ...] = ("low", "normal", "high")
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """One rule as the config loader built it: a query string, or any/all/none term lists."""
+
+    name: str
+    query: str | None = None
+    any: tuple[str, ...] = ()
+    all: tuple[str, ...] = ()
+    none: tuple[str, ...] = ()
+    case_sensitive: bool = False
+    fields: tuple[str, ...] = FIELDS
+    feeds: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    min_score: float = 0.0
+    priority: str = "normal"
+
+
+@dataclass(frozen=True)
+class Document:
+    """One story as the matcher sees it; `language` None means unknown (passes every filter)."""
+
+    title: str
+    summary: str = ""
+    body: str = ""
+    feed: str = ""
+    tags: tuple[str, ...] = ()
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """Where one term fired, with the original text so an alert can explain itself.
+
+    `mark_start`/`mark_end` index into `snippet` (not into the document) so each output format
+    can escape the snippet and then mark the hit its own way.
+    """
+
+    term: str
+    field: str
+    text: str
+    snippet: str
+    mark_start: int
+    mark_end: int
+
+    def marked(self, left: str = "«", right: str = "»") -> str:
+        s, a, b = self.snippet, self.mark_start, self.mark_end
+        return f"{s[:a]}{left}{s[a:b]}{right}{s[b:]}"
+
+
+@dataclass(frozen=True)
+class RuleMatch:
+    """A rule that matched a document."""
+
+    rule: str
+    terms: tuple[str, ...]
+    hits: tuple[Hit, ...]
+    score: float
+    priority: str
+
+    def marked_snippet(self, left: str = "«", right: str = "»") -> str:
+        """The first hit's snippet with the hit wrapped in `left`/`right`; "" if no hit."""
+        return self.hits[0].marked(left, right) if self.hits else ""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One rule's outcome for `watcher explain`; `reason` says what failed (or why it matched)."""
+
+    rule: str
+    matched: bool
+    hits: tuple[Hit, ...]
+    reason: str
+    score: float = 0.0

@@ -1,0 +1,146 @@
+"""Stories, matches and the alert outbox, written together in one transaction per poll.
+
+A match and its pending deliveries commit atomically with the story: a crash either loses the
+whole poll (and the next poll finds the stories new again) or keeps match and outbox together,
+so an alert is never lost between "matched" and "queued".
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import col, select
+
+from watcher.rules import RuleMatch
+from watcher.store.db import Store
+from watcher.store.feeds import FeedUpdate, apply_update
+from watcher.store.tables import AlertRow, DeliveryRow, FeedState, MatchRow, StoryRow
+
+
+@dataclass(frozen=True)
+class NewStory:
+    feed: str
+    key: str
+    guid: str | None
+    url: str | None
+    canonical_url: str | None
+    title: str
+    summary: str
+    body: str
+    body_source: str
+    content_hash: str
+    published_at: datetime | None
+    first_seen_at: datetime
+
+
+@dataclass(frozen=True)
+class OutboxAlert:
+    notifier: str
+    title: str
+    body: str
+    targets: int  # number of URLs in the notifier: one delivery row each
+
+
+@dataclass(frozen=True)
+class StoryToSave:
+    story: NewStory
+    matches: tuple[RuleMatch, ...] = ()
+    alerts: tuple[OutboxAlert, ...] = ()
+
+
+@dataclass(frozen=True)
+class Known:
+    keys: frozenset[str]
+    urls: frozenset[str]
+    hashes: frozenset[str]
+
+
+def known(
+    store: Store, feed: str, keys: Iterable[str], urls: Iterable[str], hashes: Iterable[str]
+) -> Known:
+    """Which of these identities are already stored: keys within this feed, URLs and content
+    hashes across every feed (the same wire story reached through another feed is not new)."""
+    keys, urls, hashes = list(keys), list(urls), list(hashes)
+    with store.read() as s:
+        k = (
+            s.exec(
+                select(StoryRow.key).where(StoryRow.feed == feed, col(StoryRow.key).in_(keys))
+            ).all()
+            if keys
+            else []
+        )
+        u = (
+            s.exec(
+                select(StoryRow.canonical_url).where(col(StoryRow.canonical_url).in_(urls))
+            ).all()
+            if urls
+            else []
+        )
+        h = (
+            s.exec(
+                select(StoryRow.content_hash).where(col(StoryRow.content_hash).in_(hashes))
+            ).all()
+            if hashes
+            else []
+        )
+    return Known(frozenset(k), frozenset(x for x in u if x), frozenset(h))
+
+
+def save_poll(store: Store, feed: str, update: FeedUpdate, items: Sequence[StoryToSave]) -> None:
+    """Record one poll: the feed's new state, its new stories, their matches and outbox rows."""
+    with store.write() as s:
+        row = s.exec(select(FeedState).where(FeedState.name == feed)).one()
+        apply_update(row, update)
+        s.add(row)
+        for item in items:
+            story = StoryRow(**item.story.__dict__)
+            s.add(story)
+            s.flush()
+            assert story.id is not None
+            for m in item.matches:
+                s.add(_match_row(story.id, m, update.polled_at))
+            for a in item.alerts:
+                alert = AlertRow(
+                    story_id=story.id,
+                    notifier=a.notifier,
+                    title=a.title,
+                    body=a.body,
+                    created_at=update.polled_at,
+                )
+                s.add(alert)
+                s.flush()
+                assert alert.id is not None
+                for target in range(a.targets):
+                    s.add(
+                        DeliveryRow(
+                            alert_id=alert.id,
+                            notifier=a.notifier,
+                            target=target,
+                            next_attempt_at=update.polled_at,
+                        )
+                    )
+
+
+def _match_row(story_id: int, m: RuleMatch, now: datetime) -> MatchRow:
+    hits = [
+        {
+            "term": h.term,
+            "field": h.field,
+            "text": h.text,
+            "snippet": h.snippet,
+            "mark": [h.mark_start, h.mark_end],
+        }
+        for h in m.hits
+    ]
+    return MatchRow(
+        story_id=story_id,
+        rule=m.rule,
+        terms=json.dumps(list(m.terms), ensure_ascii=False),
+        hits=json.dumps(hits, ensure_ascii=False),
+        snippet=m.marked_snippet(),
+        score=m.score,
+        matched_at=now,
+    )

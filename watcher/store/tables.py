@@ -1,0 +1,105 @@
+"""SQLModel tables. Times are naive UTC datetimes (SQLite keeps no zone); convert at the edges.
+
+Unique constraints carry the invariants, so duplicates are impossible whatever the timing:
+one story per (feed, identity key), one match per (story, rule), one alert per (story, notifier),
+one delivery per (alert, target).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class FeedState(SQLModel, table=True):
+    """A feed's polling state and health; survives restarts so polling resumes where it stopped."""
+
+    __tablename__ = "feeds"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=200)
+    url: str = Field(sa_column=Column(Text, nullable=False))
+    next_poll_at: datetime = Field(index=True)
+    interval: float = 300.0
+    etag: str | None = Field(default=None, sa_column=Column(Text))
+    last_modified: str | None = Field(default=None, sa_column=Column(Text))
+    body_hash: str | None = None
+    last_status: int | None = None
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    consecutive_errors: int = 0
+    last_polled_at: datetime | None = None
+    last_success_at: datetime | None = None
+    stories_seen: int = 0
+
+
+class StoryRow(SQLModel, table=True):
+    __tablename__ = "stories"
+    __table_args__ = (
+        UniqueConstraint("feed", "key", name="uq_story_feed_key"),
+        Index("ix_story_canonical_url", "canonical_url"),
+        Index("ix_story_content_hash", "content_hash"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    feed: str = Field(max_length=200)
+    key: str = Field(max_length=600)  # identity: guid:..., link:... or hash:...
+    guid: str | None = Field(default=None, sa_column=Column(Text))
+    url: str | None = Field(default=None, sa_column=Column(Text))
+    canonical_url: str | None = Field(default=None, max_length=2000)
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    summary: str = Field(default="", sa_column=Column(Text, nullable=False))
+    body: str = Field(default="", sa_column=Column(Text, nullable=False))
+    body_source: str = "feed"  # "page" when extracted from the article, else "feed"
+    content_hash: str = Field(max_length=64)
+    published_at: datetime | None = None
+    first_seen_at: datetime = Field(index=True)
+
+
+class MatchRow(SQLModel, table=True):
+    __tablename__ = "matches"
+    __table_args__ = (UniqueConstraint("story_id", "rule", name="uq_match_story_rule"),)
+    id: int | None = Field(default=None, primary_key=True)
+    story_id: int = Field(foreign_key="stories.id", index=True)
+    rule: str = Field(max_length=200, index=True)
+    terms: str = Field(sa_column=Column(Text, nullable=False))  # JSON list
+    hits: str = Field(
+        sa_column=Column(Text, nullable=False)
+    )  # JSON list of {term, field, text, snippet}
+    snippet: str = Field(default="", sa_column=Column(Text, nullable=False))
+    score: float = 0.0
+    matched_at: datetime = Field(index=True)
+
+
+class AlertRow(SQLModel, table=True):
+    """One message per story per notifier, rendered when the match is stored (the outbox)."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (UniqueConstraint("story_id", "notifier", name="uq_alert_story_notifier"),)
+    id: int | None = Field(default=None, primary_key=True)
+    story_id: int = Field(foreign_key="stories.id", index=True)
+    notifier: str = Field(max_length=200)
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime
+
+
+class DeliveryRow(SQLModel, table=True):
+    """One row per (alert, target URL): apprise reports partial success over several targets
+    as failure, so each target is sent and marked on its own and never re-sent once it succeeded.
+    The target is stored as its index in the notifier's URL list, never the URL (it holds secrets).
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("alert_id", "target", name="uq_delivery_alert_target"),
+        Index("ix_delivery_due", "status", "next_attempt_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(foreign_key="alerts.id", index=True)
+    notifier: str = Field(max_length=200)
+    target: int = 0
+    status: str = Field(default="pending", max_length=16)  # pending | sent | dead
+    attempts: int = 0
+    next_attempt_at: datetime
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    sent_at: datetime | None = None
