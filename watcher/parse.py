@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 import io
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -54,6 +55,8 @@ def parse_feed(
     """Parse a feed body fetched from `url` (the final URL, so relative links resolve)."""
     response_headers = {k.lower(): v for k, v in (headers or {}).items()}
     response_headers.setdefault("content-location", url)
+    if body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+        return _parse_json_feed(body, url, now)  # feedparser 6 does not read JSON Feed
     try:
         d: Any = feedparser.parse(io.BytesIO(body), response_headers=response_headers)
     except Exception as exc:  # feedparser should not raise, but hostile bytes find ways
@@ -62,6 +65,8 @@ def parse_feed(
     if not d.entries and not d.get("version"):
         reason = warning or "no RSS, Atom or JSON Feed document found"
         raise ParseError(f"not a feed: {reason}")
+    if not d.entries and warning and not _benign(d.get("bozo_exception")):
+        raise ParseError(f"malformed feed with no readable items: {warning}")
     base = d.feed.get("link") if _is_http(d.feed.get("link")) else url
     entries = tuple(
         _entry(e, url, base or url, now) for e in d.entries[:MAX_ENTRIES] if isinstance(e, dict)
@@ -82,6 +87,80 @@ def _bozo(d: Any) -> str | None:
         return None
     exc = d.get("bozo_exception")
     return f"{type(exc).__name__}: {exc}" if exc is not None else "malformed feed"
+
+
+def _parse_json_feed(body: bytes, url: str, now: datetime) -> ParsedFeed:
+    """JSON Feed 1.0/1.1 (https://jsonfeed.org/version/1.1)."""
+    try:
+        doc = json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ParseError(f"not a feed: invalid JSON: {exc}") from exc
+    version = doc.get("version", "") if isinstance(doc, dict) else ""
+    if not isinstance(version, str) or not version.startswith("https://jsonfeed.org/version/"):
+        raise ParseError(
+            "not a feed: JSON without a jsonfeed.org version (RSS-in-JSON is not read)"
+        )
+    base = doc.get("home_page_url") if _is_http(doc.get("home_page_url")) else url
+    entries = []
+    for item in (doc.get("items") or [])[:MAX_ENTRIES]:
+        if not isinstance(item, dict):
+            continue
+        link = next(
+            (
+                urljoin(base or url, v)
+                for v in (item.get("url"), item.get("external_url"))
+                if isinstance(v, str) and _is_http(urljoin(base or url, v))
+            ),
+            None,
+        )
+        guid = item.get("id")
+        content = _str(item.get("content_html")) or _str(item.get("content_text"))
+        entries.append(
+            Entry(
+                guid=clean_text(str(guid))[:500] if guid not in (None, "") else None,
+                link=link,
+                title=html_to_text(_str(item.get("title"))),
+                summary=html_to_text(_str(item.get("summary"))),
+                content=html_to_text(content),
+                published_at=_iso_date(
+                    item.get("date_published") or item.get("date_modified"), now
+                ),
+            )
+        )
+    v = version.rsplit("/", 1)[-1]
+    return ParsedFeed(
+        title=clean_text(_str(doc.get("title"))),
+        version=f"json{v.replace('.', '')}",
+        entries=tuple(e for e in entries if e.title or e.summary or e.link),
+    )
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _iso_date(value: Any, now: datetime) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC).replace(tzinfo=None)
+    return _clamp(when, now)
+
+
+def _clamp(when: datetime, now: datetime) -> datetime | None:
+    """Future dates clamp to now; absurd pasts (before 1995) mean "undated"."""
+    if when < _EARLIEST:
+        return None
+    return min(when, now + timedelta(minutes=5)) if when > now else when
+
+
+def _benign(exc: Any) -> bool:
+    """Complaints about headers or declared encodings, which do not damage the content."""
+    return type(exc).__name__ in ("NonXMLContentType", "CharacterEncodingOverride")
 
 
 def _entry(e: Mapping[str, Any], url: str, base: str, now: datetime) -> Entry:
@@ -134,16 +213,14 @@ def _is_http(value: Any) -> bool:
 def _date(e: Mapping[str, Any], now: datetime) -> datetime | None:
     """Published (else updated) time as naive UTC; future dates clamp to now, absurd pasts drop."""
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        parsed = e.get(key)
+        parsed = dict.get(e, key)  # type: ignore[arg-type]  # FeedParserDict.get warns on aliases
         if parsed is None:
             continue
         try:
             when = datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC).replace(tzinfo=None)
         except (OverflowError, ValueError, OSError, TypeError):
             continue
-        if when < _EARLIEST:
-            return None
-        return min(when, now + timedelta(minutes=5)) if when > now else when
+        return _clamp(when, now)
     return None
 
 

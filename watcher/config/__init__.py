@@ -8,7 +8,6 @@ from watcher.config.load import config_path, load_config, parse_config, url_secr
 from watcher.config.model import (
     Config,
     FeedConfig,
-    HttpConfig,
     NotifierConfig,
     PollingConfig,
     RuleConfig,
@@ -17,7 +16,6 @@ from watcher.config.model import (
 __all__ = [
     "Config",
     "FeedConfig",
-    "HttpConfig",
     "NotifierConfig",
     "PollingConfig",
     "RuleConfig",

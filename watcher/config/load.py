@@ -20,7 +20,6 @@ from watcher.config.durations import parse_duration
 from watcher.config.model import (
     Config,
     FeedConfig,
-    HttpConfig,
     NotifierConfig,
     PollingConfig,
     RuleConfig,
@@ -32,7 +31,7 @@ from watcher.rules import RuleSpec, validate_rules
 T = TypeVar("T")
 
 DEFAULT_PATH = "config/watcher.yaml"
-TOP_KEYS = {"database", "http", "polling", "feeds", "terms", "notifiers", "rules"}
+TOP_KEYS = {"database", "polling", "feeds", "terms", "notifiers", "rules"}
 POLLING_KEYS = {
     "interval",
     "min_interval",
@@ -94,7 +93,6 @@ def parse_config(path: str, text: str, env: Mapping[str, str]) -> Config:
     database = env.get("WATCHER_DATABASE_URL") or _opt(
         src, data, ("database",), _string, "sqlite:///data/watcher.db"
     )
-    http = _http(src, data.get("http"))
     polling = _polling(src, data.get("polling"))
     feeds = _feeds(src, data.get("feeds"))
     terms = _terms(src, data.get("terms"))
@@ -111,7 +109,6 @@ def parse_config(path: str, text: str, env: Mapping[str, str]) -> Config:
     return Config(
         path=path,
         database=database,
-        http=http,
         polling=polling,
         feeds=feeds,
         terms=terms,
@@ -145,20 +142,6 @@ def url_secrets(url: str) -> set[str]:
 
 
 # -- sections ------------------------------------------------------------------------------
-
-
-def _http(src: Source, raw: Any) -> HttpConfig:
-    if raw is None:
-        return HttpConfig()
-    if not _mapping(src, raw, ("http",)):
-        return HttpConfig()
-    _unknown(src, raw, ("http",), {"listen"})
-    listen = _opt(src, raw, ("http", "listen"), _string, None)
-    if listen is not None:
-        host, _, port = listen.rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            src.problem(("http", "listen"), "expected host:port, e.g. 127.0.0.1:8080")
-    return HttpConfig(listen=listen)
 
 
 def _polling(src: Source, raw: Any) -> PollingConfig:

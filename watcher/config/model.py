@@ -31,11 +31,6 @@ class PollingConfig:
 
 
 @dataclass(frozen=True)
-class HttpConfig:
-    listen: str | None = None  # "host:port"; None = no HTTP server
-
-
-@dataclass(frozen=True)
 class NotifierConfig:
     name: str
     urls: tuple[str, ...]
@@ -55,7 +50,6 @@ class RuleConfig:
 class Config:
     path: str
     database: str = "sqlite:///data/watcher.db"
-    http: HttpConfig = field(default_factory=HttpConfig)
     polling: PollingConfig = field(default_factory=PollingConfig)
     feeds: tuple[FeedConfig, ...] = ()
     terms: tuple[tuple[str, tuple[str, ...]], ...] = ()

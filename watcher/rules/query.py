@@ -17,14 +17,16 @@ means OR; quote them ("or") to search for the word itself. Inside quotes nothing
 operator.
 
 Limits that keep hostile queries cheap: at most MAX_QUERY_CHARS characters and MAX_DEPTH
-nested parentheses (pyparsing recurses per level); proximity N between 1 and MAX_DISTANCE.
+nested parentheses (pyparsing recurses per level) and MAX_GROUPS parentheses in all (each costs
+pyparsing about 0.3 ms); proximity N between 1 and MAX_DISTANCE.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Final
+from collections.abc import Callable
+from typing import Any, Final
 
 import pyparsing as pp
 
@@ -34,16 +36,24 @@ from watcher.rules.syntax import And, ListRef, Near, Node, Not, Or, Proximity, S
 
 MAX_QUERY_CHARS: Final = 20_000
 MAX_DEPTH: Final = 32
+MAX_GROUPS: Final = 1_000
 MAX_DISTANCE: Final = 1_000
 MAX_PROXIMITY_WORDS: Final = 16
 
 _LIST_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+_FIELD_PREFIX = re.compile(r"[A-Za-z_][A-Za-z0-9_]*:")
 _LOWER_OPERATORS = frozenset({"and", "or", "not"})
 _WORD_BODY = r"[^\s()\"“”~]+"
+_Build = Callable[[str, int, list[Any]], Node]
 
 
-def _fail(s: str, loc: int, message: str) -> pp.ParseFatalException:
-    return pp.ParseFatalException(s, loc, message)
+class _Fatal(pp.ParseSyntaxException):
+    """Our own diagnosis, raised from a parse action; pyparsing re-raises this class untouched
+    (a plain ParseFatalException would be rewrapped by '-' and lose its message)."""
+
+
+def _fail(s: str, loc: int, message: str) -> _Fatal:
+    return _Fatal(s, loc, message)
 
 
 def _split_word(s: str, loc: int, raw: str) -> Word:
@@ -81,6 +91,8 @@ def _word_action(check_lowercase: bool) -> pp.ParseAction:
             raise _fail(s, loc, "expected a word or \"phrase\" after '='")
         if body.startswith(("=", "@")):
             raise _fail(s, loc, f"unexpected {body[0]!r} in {raw!r}")
+        if check_lowercase and _FIELD_PREFIX.match(body):
+            raise _fail(s, loc, f"field scopes cannot be nested: {raw!r}")
         if check_lowercase and body in _LOWER_OPERATORS:
             raise _fail(
                 s,
@@ -132,22 +144,37 @@ def _leaf(check_lowercase: bool) -> pp.ParserElement:
     return (phrase | unterminated | word).set_name("a term")
 
 
-def _end(node: Node) -> int:
-    return node.start + len(node.source)
-
-
 def _group_action(s: str, loc: int, toks: pp.ParseResults) -> Node:
     start, inner, end = int(toks[0]), toks[1][0], int(toks[2])
     if isinstance(inner, Term | Proximity | ListRef):
-        return inner
+        return inner  # a term keeps its own source: hits name it without parentheses
     return dataclasses.replace(inner, source=s[start:end], start=start)
 
 
-def _scoped_action(s: str, loc: int, toks: pp.ParseResults) -> Node:
-    field, child = str(toks[0])[:-1], toks[1]
+def _located(expr: pp.ParserElement, build: _Build) -> pp.ParserElement:
+    """Wrap `expr` so `build` sees the exact source span of what it matched."""
+
+    def action(s: str, loc: int, toks: pp.ParseResults) -> Node:
+        start, values, end = int(toks[0]), list(toks[1]), int(toks[2])
+        if len(values) == 1 and not isinstance(values[0], int):
+            only: Node = values[0]
+            return only
+        source = s[start:end]
+        stripped = source.lstrip()  # Located spans include whitespace skipped around the match
+        return build(stripped.rstrip(), start + len(source) - len(stripped), values)
+
+    return pp.Located(expr).set_parse_action(action)
+
+
+def _scoped(source: str, start: int, values: list[Any]) -> Node:
+    return Scoped(source, str(values[0])[:-1], values[1], start)
+
+
+def _field_action(s: str, loc: int, toks: pp.ParseResults) -> str:
+    field = str(toks[0])[:-1]
     if field not in FIELDS:
         raise _fail(s, loc, f"unknown field {field!r}: fields are {', '.join(FIELDS)}")
-    return Scoped(s[loc : _end(child)], field, child, loc)
+    return str(toks[0])
 
 
 def _near_op_action(s: str, loc: int, toks: pp.ParseResults) -> int:
@@ -157,29 +184,20 @@ def _near_op_action(s: str, loc: int, toks: pp.ParseResults) -> int:
     return _distance(s, loc + 5, raw[5:], "NEAR/")
 
 
-def _near_action(s: str, loc: int, toks: pp.ParseResults) -> Node:
-    if len(toks) == 1:
-        node: Node = toks[0]
-        return node
-    left, distance, right = toks[0], int(toks[1]), toks[2]
-    return Near(s[left.start : _end(right)], left, right, distance, left.start)
+def _near(source: str, start: int, values: list[Any]) -> Node:
+    return Near(source, values[0], values[2], int(values[1]), start)
 
 
-def _not_action(s: str, loc: int, toks: pp.ParseResults) -> Node:
-    child = toks[0]
-    return Not(s[loc : _end(child)], child, loc)
+def _not(source: str, start: int, values: list[Any]) -> Node:
+    return Not(source, values[1], start)
 
 
-def _nary(cls: type[And] | type[Or]) -> pp.ParseAction:
-    def action(s: str, loc: int, toks: pp.ParseResults) -> Node:
-        children = tuple(toks)
-        if len(children) == 1:
-            only: Node = children[0]
-            return only
-        first, last = children[0], children[-1]
-        return cls(s[first.start : _end(last)], children, first.start)
+def _and(source: str, start: int, values: list[Any]) -> Node:
+    return And(source, tuple(values), start)
 
-    return action
+
+def _or(source: str, start: int, values: list[Any]) -> Node:
+    return Or(source, tuple(values), start)
 
 
 def _grammar() -> tuple[pp.ParserElement, pp.ParserElement]:
@@ -187,18 +205,16 @@ def _grammar() -> tuple[pp.ParserElement, pp.ParserElement]:
     leaf = _leaf(check_lowercase=True)
     group = pp.Located(pp.Suppress("(") - or_expr - pp.Suppress(")").set_name("')'"))
     group.set_parse_action(_group_action)
-    field = pp.Regex(r"[A-Za-z_][A-Za-z0-9_]*:")
-    scoped = (field - (group | leaf)).set_parse_action(_scoped_action)
+    field = pp.Regex(r"[A-Za-z_][A-Za-z0-9_]*:").set_parse_action(_field_action)
+    scoped = _located(field - (group | leaf), _scoped)
     atom = (scoped | group | leaf).set_name("a term")
     near_op = pp.Regex(r"NEAR(?!\w)(?:/[^\s()\"“”]*)?").set_parse_action(_near_op_action)
-    near = (atom + pp.Opt(near_op - atom)).set_parse_action(_near_action)
-    not_expr = (pp.Suppress(pp.Keyword("NOT")) - near).set_parse_action(_not_action) | near
-    and_expr = (
-        not_expr + pp.ZeroOrMore((pp.Suppress(pp.Keyword("AND")) - not_expr) | not_expr)
-    ).set_parse_action(_nary(And))
-    or_expr <<= (
-        and_expr + pp.ZeroOrMore(pp.Suppress(pp.Keyword("OR")) - and_expr)
-    ).set_parse_action(_nary(Or))
+    near = _located(atom + pp.Opt(near_op - atom), _near)
+    not_kw = pp.Keyword("NOT").set_parse_action(lambda: 0)  # an int marks the keyword's slot
+    not_expr = _located(not_kw - near, _not) | near
+    and_kw, or_kw = pp.Suppress(pp.Keyword("AND")), pp.Suppress(pp.Keyword("OR"))
+    and_expr = _located(not_expr + pp.ZeroOrMore((and_kw - not_expr) | not_expr), _and)
+    or_expr <<= _located(and_expr + pp.ZeroOrMore(or_kw - and_expr), _or)
     entry = _leaf(check_lowercase=False)
     return or_expr, entry
 
@@ -214,6 +230,7 @@ def _scan(query: str) -> tuple[int, str] | None:
     useful position is the '(' that was never closed, and only a scan can know it.
     """
     stack: list[int] = []
+    groups = 0
     quote_at, closer = -1, ""
     for i, ch in enumerate(query):
         if quote_at >= 0:
@@ -224,6 +241,9 @@ def _scan(query: str) -> tuple[int, str] | None:
             quote_at, closer = i, "”" if ch == "“" else '"'
         elif ch == "(":
             stack.append(i)
+            groups += 1
+            if groups > MAX_GROUPS:
+                return i, f"more than {MAX_GROUPS} parentheses; put long alternatives in a list"
             if len(stack) > MAX_DEPTH:
                 return i, f"parentheses nested deeper than {MAX_DEPTH} levels"
         elif ch == ")":
@@ -287,7 +307,7 @@ def parse_query(query: str) -> Node:
         raise RuleError(problem[1], position=problem[0])
     try:
         result = _QUERY.parse_string(text, parse_all=True)
-    except pp.ParseFatalException as exc:
+    except _Fatal as exc:  # raised by our own actions, message included
         raise RuleError(str(exc.msg), position=exc.loc) from None
     except pp.ParseBaseException as exc:
         raise _diagnose(text, exc) from None

@@ -1,0 +1,46 @@
+"""README and the bundled config document every config key and command that exists."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.conftest import ROOT
+from watcher.cli import build_parser
+from watcher.config.load import FEED_KEYS, POLLING_KEYS, RULE_KEYS, TOP_KEYS
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+BUNDLED = (ROOT / "config" / "watcher.yaml").read_text(encoding="utf-8")
+
+KEYS = (
+    [k for k in TOP_KEYS]
+    + [f"polling.{k}" for k in POLLING_KEYS]
+    + [f"feeds[].{k}" for k in FEED_KEYS]
+    + [f"rules[].{k}" for k in RULE_KEYS]
+)
+
+
+@pytest.mark.parametrize("key", sorted(KEYS))
+def test_config_key_documented_in_readme(key: str) -> None:
+    if key.startswith("rules[].") and key.split(".")[1] in ("any", "all", "none"):
+        assert "`rules[].any` / `all` / `none`" in README
+        return
+    assert re.search(rf"`{re.escape(key)}`", README), f"README does not document {key}"
+
+
+@pytest.mark.parametrize("key", sorted(KEYS))
+def test_config_key_appears_in_bundled_config(key: str) -> None:
+    leaf = key.rsplit(".", 1)[-1]
+    assert re.search(rf"\b{re.escape(leaf)}\b", BUNDLED), f"config/watcher.yaml never mentions {leaf}"
+
+
+def test_every_command_documented() -> None:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name, cmd_parser in sub.choices.items():  # type: ignore[union-attr]
+        assert f"`watcher {name}" in README, name
+        for action in cmd_parser._actions:
+            for flag in action.option_strings:
+                if flag.startswith("--") and flag not in ("--help",):
+                    assert flag in README, f"{name} {flag} not in README"

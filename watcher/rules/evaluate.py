@@ -1,0 +1,260 @@
+"""Compiled rule trees and how they are evaluated against one scanned document.
+
+Each node answers three questions: does it hold (the fast path used by match), why not (for
+explain), and which positive hits support it (for alerts and scores). Terms below a NOT never
+count as hits. A term list (@name) is one node holding a set of pattern ids, so a 100,000-entry
+list costs one set intersection per field, not 100,000 lookups.
+
+Proximity is measured in words of the original text. `a NEAR/N b`: one occurrence of each,
+distinct, with at most N-1 words strictly between them (adjacent words are 1 apart), either
+order; a phrase operand counts from its nearer end. `"w1 ... wk"~N`: all k words, any order,
+whose first words lie within N + k - 2 words of each other (so for two words the same as
+NEAR/N).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from heapq import merge
+from typing import Protocol
+
+from watcher.rules.automaton import FieldScan, Span
+from watcher.rules.model import FIELDS
+
+Scan = Mapping[str, FieldScan]
+Found = tuple[int, str, str, Span]
+"""(rule order, term as written, field, word span): one hit before snippets are cut."""
+
+_SHOWN_ALTERNATIVES = 5
+
+
+def quoted(source: str) -> str:
+    return source if source[:1] in ('"', "“", "=", "@", "(") else f'"{source}"'
+
+
+def _where(fields: tuple[str, ...]) -> str:
+    return "" if fields == FIELDS else f" in {', '.join(fields)}"
+
+
+class Node(Protocol):
+    source: str
+
+    def holds(self, scan: Scan) -> bool: ...
+    def why_not(self, scan: Scan) -> str: ...
+    def collect(self, scan: Scan, out: list[Found], everything: bool) -> None: ...
+
+
+class Positional(Node, Protocol):
+    fields: tuple[str, ...]
+
+    def spans(self, scan: Scan, field: str) -> list[Span]: ...
+
+
+@dataclass(frozen=True, eq=False)
+class Leaf:
+    """One term: a pattern id searched in some fields."""
+
+    source: str
+    pid: int
+    fields: tuple[str, ...]
+    order: int
+
+    def holds(self, scan: Scan) -> bool:
+        return any(self.pid in scan[f].occ for f in self.fields)
+
+    def spans(self, scan: Scan, field: str) -> list[Span]:
+        return scan[field].occ.get(self.pid, []) if field in self.fields else []
+
+    def why_not(self, scan: Scan) -> str:
+        return f"needs {quoted(self.source)}: not found{_where(self.fields)}"
+
+    def collect(self, scan: Scan, out: list[Found], everything: bool) -> None:
+        for f in self.fields:
+            spans = scan[f].occ.get(self.pid)
+            if spans:
+                out.append((self.order, self.source, f, spans[0]))
+
+
+@dataclass(frozen=True, eq=False)
+class AnyOf:
+    """Many plain terms (a term list), any of which will do."""
+
+    source: str
+    pids: frozenset[int]
+    members: Mapping[int, tuple[tuple[int, str], ...]]  # pid -> ((order, entry as written), ...)
+    fields: tuple[str, ...]
+
+    def holds(self, scan: Scan) -> bool:
+        return any(not scan[f].occ.keys().isdisjoint(self.pids) for f in self.fields)
+
+    def spans(self, scan: Scan, field: str) -> list[Span]:
+        if field not in self.fields:
+            return []
+        occ = scan[field].occ
+        found = [occ[p] for p in self.pids.intersection(occ.keys())]
+        return found[0] if len(found) == 1 else list(merge(*found))
+
+    def why_not(self, scan: Scan) -> str:
+        return f"needs {self.source} ({len(self.pids)} terms): none found{_where(self.fields)}"
+
+    def collect(self, scan: Scan, out: list[Found], everything: bool) -> None:
+        for f in self.fields:
+            occ = scan[f].occ
+            for pid in self.pids.intersection(occ.keys()):
+                for order, source in self.members[pid]:
+                    out.append((order, source, f, occ[pid][0]))
+
+
+@dataclass(frozen=True, eq=False)
+class AllOf:
+    source: str
+    children: tuple[Node, ...]
+
+    def holds(self, scan: Scan) -> bool:
+        return all(c.holds(scan) for c in self.children)
+
+    def why_not(self, scan: Scan) -> str:
+        return "; ".join(c.why_not(scan) for c in self.children if not c.holds(scan))
+
+    def collect(self, scan: Scan, out: list[Found], everything: bool) -> None:
+        for c in self.children:
+            c.collect(scan, out, everything)
+
+
+@dataclass(frozen=True, eq=False)
+class AnyNode:
+    source: str
+    children: tuple[Node, ...]
+
+    def holds(self, scan: Scan) -> bool:
+        return any(c.holds(scan) for c in self.children)
+
+    def why_not(self, scan: Scan) -> str:
+        shown = " OR ".join(quoted(c.source) for c in self.children[:_SHOWN_ALTERNATIVES])
+        more = len(self.children) - _SHOWN_ALTERNATIVES
+        return f"needs {shown}{f' OR … ({more} more)' if more > 0 else ''}: none found"
+
+    def collect(self, scan: Scan, out: list[Found], everything: bool) -> None:
+        for c in self.children:
+            if everything or c.holds(scan):
+                c.collect(scan, out, everything)
+
+
+@dataclass(frozen=True, eq=False)
+class AnyPositional(AnyNode):
+    """An OR whose children all have positions, so it can be a NEAR operand."""
+
+    fields: tuple[str, ...] = ()
+
+    def spans(self, scan: Scan, field: str) -> list[Span]:
+        parts = [c.spans(scan, field) for c in self.children if isinstance(c, Positional)]
+        return list(merge(*parts))
+
+
+@dataclass(frozen=True, eq=False)
+class Negation:
+    source: str
+    child: Node
+
+    def holds(self, scan: Scan) -> bool:
+        return not self.child.holds(scan)
+
+    def why_not(self, scan: Scan) -> str:
+        found: list[Found] = []
+        self.child.collect(scan, found, False)
+        if not found:
+            return f"{self.source}: matched"
+        _, term, field, _ = min(found)
+        return f"{self.source}: {quoted(term)} found in {field}"
+
+    def collect(self, scan: Scan, out: list[Found], everything: bool) -> None:
+        return None  # what a NOT excludes is never a reason to alert
+
+
+@dataclass(frozen=True, eq=False)
+class Near:
+    """Proximity: `pair` for NEAR/N (two operands), `window` for "w1 ... wk"~N."""
+
+    source: str
+    operands: tuple[Positional, ...]
+    distance: int
+    window: bool
+    fields: tuple[str, ...]
+    order: int
+
+    def where(self, scan: Scan, field: str) -> Span | None:
+        lists = [op.spans(scan, field) for op in self.operands]
+        if not all(lists):
+            return None
+        if self.window:
+            return window_holds(lists, self.distance + len(lists) - 2)
+        return pair_holds(lists[0], lists[1], self.distance)
+
+    def holds(self, scan: Scan) -> bool:
+        return any(self.where(scan, f) is not None for f in self.fields)
+
+    def why_not(self, scan: Scan) -> str:
+        for op in self.operands:
+            if not op.holds(scan):
+                return f"{self.source}: {op.why_not(scan)}"
+        return f"{self.source}: not within {self.distance} words{_where(self.fields)}"
+
+    def collect(self, scan: Scan, out: list[Found], everything: bool) -> None:
+        for f in self.fields:
+            span = self.where(scan, f)
+            if span is not None:
+                out.append((self.order, self.source, f, span))
+        if everything:
+            for op in self.operands:
+                op.collect(scan, out, everything)
+
+
+def pair_holds(a: list[Span], b: list[Span], distance: int) -> Span | None:
+    """First pair (x from a, y from b, x != y) with at most distance-1 words between them.
+
+    Walks both lists in start order keeping, per side, the two earlier spans that end last;
+    the best partner for a span is always one of those (two, in case one is the span itself).
+    """
+    best: tuple[list[Span], list[Span]] = ([], [])
+    for span, side in merge(((s, 0) for s in a), ((s, 1) for s in b)):
+        for other in best[1 - side]:
+            if other != span and span[0] - other[1] <= distance:
+                return (min(other[0], span[0]), max(other[1], span[1]))
+        mine = best[side]
+        if span not in mine:
+            mine.append(span)
+            mine.sort(key=lambda s: s[1], reverse=True)
+            del mine[2:]
+    return None
+
+
+def window_holds(lists: list[list[Span]], limit: int) -> Span | None:
+    """First window holding one occurrence per list (identical lists need distinct
+    occurrences), whose starts lie within `limit` words. Linear in the occurrences."""
+    need: dict[int, int] = {}
+    group_of: list[int] = []
+    seen: dict[int, int] = {}
+    for spans in lists:
+        g = seen.setdefault(id(spans), len(seen))
+        group_of.append(g)
+        need[g] = need.get(g, 0) + 1
+    distinct = {id(s): s for s in lists}
+    events = list(merge(*((sp, g) for sp in spans) for g, spans in enumerate(distinct.values())))
+    have: dict[int, int] = dict.fromkeys(need, 0)
+    missing = len(need)
+    left = 0
+    for right, (span, g) in enumerate(events):
+        have[g] += 1
+        if have[g] == need[g]:
+            missing -= 1
+        while missing == 0:
+            first = events[left][0]
+            if span[0] - first[0] <= limit:
+                return (first[0], max(s[1] for s, _ in events[left : right + 1]))
+            lg = events[left][1]
+            if have[lg] == need[lg]:
+                missing += 1
+            have[lg] -= 1
+            left += 1
+    return None
