@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,6 +25,7 @@ class Route:
     body: bytes
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds before answering, to keep a request in flight
 
 
 class FeedServer:
@@ -45,6 +47,8 @@ class FeedServer:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
+                if route.delay:
+                    time.sleep(route.delay)
                 self.send_response(route.status)
                 for k, v in route.headers.items():
                     self.send_header(k, v)

@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import ROOT
 from watcher.cli import build_parser
-from watcher.config.load import FEED_KEYS, POLLING_KEYS, RULE_KEYS, TOP_KEYS
+from watcher.config.load import FEED_KEYS, OPML_KEYS, POLLING_KEYS, RULE_KEYS, TOP_KEYS
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 BUNDLED = (ROOT / "config" / "watcher.yaml").read_text(encoding="utf-8")
@@ -16,7 +16,7 @@ BUNDLED = (ROOT / "config" / "watcher.yaml").read_text(encoding="utf-8")
 KEYS = (
     [k for k in TOP_KEYS]
     + [f"polling.{k}" for k in POLLING_KEYS]
-    + [f"feeds[].{k}" for k in FEED_KEYS]
+    + [f"feeds[].{k}" for k in FEED_KEYS | OPML_KEYS]
     + [f"rules[].{k}" for k in RULE_KEYS]
 )
 
@@ -26,13 +26,17 @@ def test_config_key_documented_in_readme(key: str) -> None:
     if key.startswith("rules[].") and key.split(".")[1] in ("any", "all", "none"):
         assert "`rules[].any` / `all` / `none`" in README
         return
-    assert re.search(rf"`{re.escape(key)}`", README), f"README does not document {key}"
+    # a section is documented through its entries: `feeds[].url`, `notifiers.NAME`, ...
+    pattern = rf"`{re.escape(key)}`" if "." in key else rf"`{re.escape(key)}[`.\[]"
+    assert re.search(pattern, README), f"README does not document {key}"
 
 
 @pytest.mark.parametrize("key", sorted(KEYS))
 def test_config_key_appears_in_bundled_config(key: str) -> None:
     leaf = key.rsplit(".", 1)[-1]
-    assert re.search(rf"\b{re.escape(leaf)}\b", BUNDLED), f"config/watcher.yaml never mentions {leaf}"
+    assert re.search(rf"\b{re.escape(leaf)}\b", BUNDLED), (
+        f"config/watcher.yaml never mentions {leaf}"
+    )
 
 
 def test_every_command_documented() -> None:

@@ -98,8 +98,10 @@ def test_total_deadline_stops_a_trickle(trickle_server: int) -> None:
         get(f"http://127.0.0.1:{trickle_server}/slow", limits)
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "127.1", "2130706433", "[::1]",
-                                  "[::ffff:127.0.0.1]", "0.0.0.0"])
+@pytest.mark.parametrize(
+    "host",
+    ["127.0.0.1", "localhost", "127.1", "2130706433", "[::1]", "[::ffff:127.0.0.1]", "0.0.0.0"],
+)
 def test_private_addresses_refused_by_default(feed_server: FeedServer, host: str) -> None:
     feed_server.add("/f", "secret")
     url = f"http://{host}:{feed_server.port}/f"
@@ -117,16 +119,28 @@ def test_guard_applies_on_every_redirect_hop(
     feed_server.add("/ok", "fine")
     assert get(feed_server.url("/ok"), FetchLimits(timeout=3)).body == b"fine"
     feed_server.routes["/r"] = Route(b"", 302, {"Location": "http://127.0.0.2:9/admin"})
-    with pytest.raises(BlockedAddressError, match="127.0.0.2"):
+    with pytest.raises(BlockedAddressError, match=r"127\.0\.0\.2"):
         get(feed_server.url("/r"), FetchLimits(timeout=3))
 
 
 @pytest.mark.parametrize(
     ("ip", "blocked"),
-    [("127.0.0.1", True), ("10.1.2.3", True), ("172.16.0.1", True), ("192.168.1.1", True),
-     ("169.254.169.254", True), ("100.64.0.1", True), ("224.0.0.1", True), ("0.0.0.0", True),
-     ("::1", True), ("fe80::1", True), ("fc00::1", True), ("::ffff:10.0.0.1", True),
-     ("93.184.216.34", False), ("2606:2800:220:1:248:1893:25c8:1946", False)],
+    [
+        ("127.0.0.1", True),
+        ("10.1.2.3", True),
+        ("172.16.0.1", True),
+        ("192.168.1.1", True),
+        ("169.254.169.254", True),
+        ("100.64.0.1", True),
+        ("224.0.0.1", True),
+        ("0.0.0.0", True),
+        ("::1", True),
+        ("fe80::1", True),
+        ("fc00::1", True),
+        ("::ffff:10.0.0.1", True),
+        ("93.184.216.34", False),
+        ("2606:2800:220:1:248:1893:25c8:1946", False),
+    ],
 )
 def test_blocked_address_table(ip: str, blocked: bool) -> None:
     assert is_blocked_address(ip) is blocked

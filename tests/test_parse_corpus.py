@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,7 @@ from watcher.errors import ParseError
 from watcher.parse import parse_feed
 
 FEEDS = sorted((CORPUS / "feeds").glob("*")) if (CORPUS / "feeds").is_dir() else []
-NOW = datetime(2026, 11, 28, 6, 0)
+NOW = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
 
 pytestmark = pytest.mark.skipif(not FEEDS, reason="shared corpus not present")
 

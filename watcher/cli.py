@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from watcher import __version__
@@ -60,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     matches.add_argument("--since", metavar="AGE", help="only matches newer than this, e.g. 2h, 7d")
     matches.add_argument("--limit", type=int, default=None, metavar="N", help="at most N matches")
     matches.add_argument("--json", action="store_true", help="one JSON object per line")
+    opml = sub.add_parser(
+        "import-opml",
+        parents=[common],
+        help="print the feeds of an OPML file as YAML entries for feeds:",
+    )
+    opml.add_argument("file", metavar="FILE", help="an OPML subscription list")
     return parser
 
 
@@ -67,8 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.log_level, args.log_format)
     try:
-        config = _load(args)
-        return int(COMMANDS[args.command](args, config))
+        return int(COMMANDS[args.command](args))
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -87,7 +92,8 @@ def _load(args: argparse.Namespace) -> Config:
     return config
 
 
-def cmd_check(args: argparse.Namespace, config: Config) -> int:
+def cmd_check(args: argparse.Namespace) -> int:
+    config = _load(args)
     print(
         f"{config.path}: OK: {len(config.feeds)} feed(s), {len(config.rules)} rule(s), "
         f"{len(config.notifiers)} notifier(s)"
@@ -95,7 +101,8 @@ def cmd_check(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
-def cmd_run(args: argparse.Namespace, config: Config) -> int:
+def cmd_run(args: argparse.Namespace) -> int:
+    config = _load(args)
     from watcher.scheduler import Daemon, run_once
     from watcher.store import Store
 
@@ -119,7 +126,8 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
-def cmd_matches(args: argparse.Namespace, config: Config) -> int:
+def cmd_matches(args: argparse.Namespace) -> int:
+    config = _load(args)
     from watcher.scheduler import utcnow
     from watcher.store import Store, list_matches
 
@@ -152,7 +160,7 @@ def cmd_matches(args: argparse.Namespace, config: Config) -> int:
 
 def _match_json(m: Any) -> dict[str, Any]:
     def iso(d: Any) -> str | None:
-        return d.isoformat() + "Z" if d is not None else None
+        return d.astimezone(UTC).isoformat().replace("+00:00", "Z") if d is not None else None
 
     return {
         "rule": m.rule,
@@ -168,4 +176,26 @@ def _match_json(m: Any) -> dict[str, Any]:
     }
 
 
-COMMANDS = {"check": cmd_check, "run": cmd_run, "matches": cmd_matches}
+def cmd_import_opml(args: argparse.Namespace) -> int:
+    from watcher.opml import parse_opml, to_yaml
+
+    try:
+        with open(args.file, "rb") as fh:
+            feeds = parse_opml(fh.read())
+    except OSError as exc:
+        print(f"{args.file}: cannot read: {exc.strerror}", file=sys.stderr)
+        return EXIT_CONFIG
+    except WatcherError as exc:
+        print(f"{args.file}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    sys.stdout.write(to_yaml(feeds))
+    print(f"# {len(feeds)} feed(s) from {args.file}", file=sys.stderr)
+    return EXIT_OK
+
+
+COMMANDS = {
+    "check": cmd_check,
+    "run": cmd_run,
+    "matches": cmd_matches,
+    "import-opml": cmd_import_opml,
+}

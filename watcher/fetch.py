@@ -74,7 +74,7 @@ def is_blocked_address(ip: str) -> bool:
 class _GuardedConnector(aiohttp.TCPConnector):
     """Filters resolved addresses at connect time, so redirects and DNS tricks cannot dodge it."""
 
-    async def _resolve_host(  # type: ignore[override]
+    async def _resolve_host(
         self, host: str, port: int, traces: Sequence[Any] | None = None
     ) -> list[ResolveResult]:
         results = await super()._resolve_host(host, port, traces)

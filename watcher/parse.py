@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
@@ -25,7 +25,7 @@ from watcher.errors import ParseError
 
 MAX_ENTRIES = 1000  # a feed with more is truncated: nobody publishes that many at once
 MAX_FIELD_CHARS = 200_000
-_EARLIEST = datetime(1995, 1, 1)
+_EARLIEST = datetime(1995, 1, 1, tzinfo=UTC)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 _SPACE = re.compile(r"[ \t\r\f\v\u00a0]+")
 
@@ -37,7 +37,7 @@ class Entry:
     title: str
     summary: str  # plain text
     content: str  # plain text of the full content the feed carries, if any
-    published_at: datetime | None  # naive UTC, clamped; None = undated (use first-seen)
+    published_at: datetime | None  # UTC, clamped; None = undated (use first-seen)
 
 
 @dataclass(frozen=True)
@@ -146,8 +146,7 @@ def _iso_date(value: Any, now: datetime) -> datetime | None:
         when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         return None
-    if when.tzinfo is not None:
-        when = when.astimezone(UTC).replace(tzinfo=None)
+    when = when.astimezone(UTC) if when.tzinfo is not None else when.replace(tzinfo=UTC)
     return _clamp(when, now)
 
 
@@ -213,11 +212,11 @@ def _is_http(value: Any) -> bool:
 def _date(e: Mapping[str, Any], now: datetime) -> datetime | None:
     """Published (else updated) time as naive UTC; future dates clamp to now, absurd pasts drop."""
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        parsed = dict.get(e, key)  # type: ignore[arg-type]  # FeedParserDict.get warns on aliases
+        parsed = dict.get(cast(dict[str, Any], e), key)  # FeedParserDict.get warns on aliases
         if parsed is None:
             continue
         try:
-            when = datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC).replace(tzinfo=None)
+            when = datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
         except (OverflowError, ValueError, OSError, TypeError):
             continue
         return _clamp(when, now)

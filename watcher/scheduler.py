@@ -9,6 +9,7 @@ matters. SIGTERM/SIGINT stop dispatching, let in-flight polls finish, deliver, a
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 from collections.abc import Callable
@@ -30,8 +31,7 @@ DELIVER_EVERY = 5.0
 
 
 def utcnow() -> datetime:
-    """Naive UTC, the form the database keeps."""
-    return datetime.now(UTC).replace(tzinfo=None)
+    return datetime.now(UTC)
 
 
 async def run_once(
@@ -128,9 +128,9 @@ class Daemon:
                 continue
             task = asyncio.create_task(poll_feed(ctx, feed), name=f"poll:{name}")
             self._in_flight[name] = task
-            task.add_done_callback(lambda _t, n=name: self._poll_done(n))
+            task.add_done_callback(functools.partial(self._poll_done, name))
 
-    def _poll_done(self, name: str) -> None:
+    def _poll_done(self, name: str, _task: object) -> None:
         self._in_flight.pop(name, None)
         if not self._stop.is_set():
             task = asyncio.get_running_loop().create_task(self._deliver())

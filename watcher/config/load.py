@@ -25,7 +25,8 @@ from watcher.config.model import (
     RuleConfig,
 )
 from watcher.config.source import Path, Source, load_source
-from watcher.errors import ConfigError, Problem
+from watcher.errors import ConfigError, ParseError, Problem
+from watcher.opml import parse_opml
 from watcher.rules import RuleSpec, validate_rules
 
 T = TypeVar("T")
@@ -44,6 +45,7 @@ POLLING_KEYS = {
     "user_agent",
 }
 FEED_KEYS = {"name", "url", "interval", "tags", "extract", "headers"}
+OPML_KEYS = {"opml", "tags", "interval", "extract"}
 RULE_KEYS = {
     "name",
     "query",
@@ -58,6 +60,8 @@ RULE_KEYS = {
     "min_score",
     "priority",
 }
+NO_TEXT: tuple[str, ...] = ()
+NO_HEADERS: tuple[tuple[str, str], ...] = ()
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _SIZE = re.compile(r"^(\d+)\s*(b|kb|k|mb|m|gb|g)?$", re.I)
 
@@ -182,6 +186,18 @@ def _feeds(src: Source, raw: Any) -> tuple[FeedConfig, ...]:
         p: Path = ("feeds", i)
         if not _mapping(src, item, p):
             continue
+        if "opml" in item:
+            for f in _opml_feeds(src, item, p):
+                if f.name in seen:
+                    src.problem(
+                        (*p, "opml"),
+                        f"feed name {f.name!r} from the OPML file is "
+                        "already used; rename one of them",
+                    )
+                    continue
+                seen[f.name] = i
+                feeds.append(f)
+            continue
         _unknown(src, item, p, FEED_KEYS)
         name = _req(src, item, (*p, "name"), _name)
         url = _req(src, item, (*p, "url"), _url)
@@ -191,18 +207,49 @@ def _feeds(src: Source, raw: Any) -> tuple[FeedConfig, ...]:
             src.problem((*p, "name"), f"feed name {name!r} is already used by feeds[{seen[name]}]")
         seen[name] = i
         interval = _opt(src, item, (*p, "interval"), _duration, None)
-        headers = _opt(src, item, (*p, "headers"), _headers, ())
+        headers = _opt(src, item, (*p, "headers"), _headers, NO_HEADERS)
         feeds.append(
             FeedConfig(
                 name=name,
                 url=url,
                 interval=interval,
-                tags=_opt(src, item, (*p, "tags"), _str_list, ()),
+                tags=_opt(src, item, (*p, "tags"), _str_list, NO_TEXT),
                 extract=_opt(src, item, (*p, "extract"), _bool, True),
                 headers=headers,
             )
         )
     return tuple(feeds)
+
+
+def _opml_feeds(src: Source, item: dict[str, Any], p: Path) -> list[FeedConfig]:
+    """`- opml: file.opml` (relative to the config file): every feed in it, sharing the
+    entry's optional `tags`, `interval` and `extract`."""
+    _unknown(src, item, p, OPML_KEYS)
+    rel = _req(src, item, (*p, "opml"), _string)
+    if rel is None:
+        return []
+    path = FsPath(src.file).parent / rel
+    try:
+        found = parse_opml(path.read_bytes())
+    except OSError as exc:
+        src.problem((*p, "opml"), f"cannot read OPML file {str(path)!r}: {exc.strerror}")
+        return []
+    except ParseError as exc:
+        src.problem((*p, "opml"), f"{path}: {exc}")
+        return []
+    tags = _opt(src, item, (*p, "tags"), _str_list, NO_TEXT)
+    interval = _opt(src, item, (*p, "interval"), _duration, None)
+    extract = _opt(src, item, (*p, "extract"), _bool, True)
+    return [
+        FeedConfig(
+            name=f.name,
+            url=f.url,
+            interval=interval,
+            tags=tuple(dict.fromkeys((*tags, *f.tags))),
+            extract=extract,
+        )
+        for f in found
+    ]
 
 
 def _terms(src: Source, raw: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -275,7 +322,7 @@ def _rules(
         if name in seen:
             src.problem((*p, "name"), f"rule name {name!r} is used twice; names must be unique")
         seen.add(name)
-        notify = _opt(src, item, (*p, "notify"), _str_list, ())
+        notify = _opt(src, item, (*p, "notify"), _str_list, NO_TEXT)
         for j, target in enumerate(notify):
             if target not in notifiers:
                 known = ", ".join(sorted(notifiers)) or "none defined"
@@ -289,13 +336,13 @@ def _rules(
         spec = RuleSpec(
             name=name,
             query=_opt(src, item, (*p, "query"), _string, None),
-            any=_opt(src, item, (*p, "any"), _str_list, ()),
-            all=_opt(src, item, (*p, "all"), _str_list, ()),
-            none=_opt(src, item, (*p, "none"), _str_list, ()),
+            any=_opt(src, item, (*p, "any"), _str_list, NO_TEXT),
+            all=_opt(src, item, (*p, "all"), _str_list, NO_TEXT),
+            none=_opt(src, item, (*p, "none"), _str_list, NO_TEXT),
             case_sensitive=_opt(src, item, (*p, "case_sensitive"), _bool, False),
             fields=_opt(src, item, (*p, "fields"), _str_list, ("title", "summary", "body")),
-            feeds=_opt(src, item, (*p, "feeds"), _str_list, ()),
-            languages=_opt(src, item, (*p, "languages"), _str_list, ()),
+            feeds=_opt(src, item, (*p, "feeds"), _str_list, NO_TEXT),
+            languages=_opt(src, item, (*p, "languages"), _str_list, NO_TEXT),
             min_score=_opt(src, item, (*p, "min_score"), _number, 0.0),
             priority=priority,
         )

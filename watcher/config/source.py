@@ -29,6 +29,9 @@ class Source:
     lines: dict[Path, int] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     secrets: set[str] = field(default_factory=set)
+    constructor: yaml.constructor.SafeConstructor = field(
+        default_factory=yaml.constructor.SafeConstructor
+    )
 
     def line(self, path: Path) -> int:
         """The line of `path`, or of its nearest ancestor that has one."""
@@ -74,7 +77,7 @@ def _convert(node: yaml.Node, path: Path, src: Source, env: Mapping[str, str]) -
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = yaml.SafeLoader(" ").construct_object(key_node)  # type: ignore[no-untyped-call]
+            key = src.constructor.construct_object(key_node)
             if not isinstance(key, str):
                 key = str(key)
             child = (*path, key)
@@ -89,7 +92,7 @@ def _convert(node: yaml.Node, path: Path, src: Source, env: Mapping[str, str]) -
             src.lines[(*path, i)] = item.start_mark.line + 1
             items.append(_convert(item, (*path, i), src, env))
         return items
-    value = yaml.SafeLoader(" ").construct_object(node)  # type: ignore[no-untyped-call]
+    value = src.constructor.construct_object(node)
     if isinstance(value, str):
         return _substitute(value, path, src, env)
     return value

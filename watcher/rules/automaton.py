@@ -10,8 +10,9 @@ and proximity measures distance in.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any
@@ -23,7 +24,7 @@ from watcher.rules.normalise import (
     PLACEHOLDER,
     normalise_words,
     split_words,
-    word_spans,
+    word_pattern,
 )
 from watcher.rules.syntax import Word
 
@@ -80,20 +81,27 @@ def pattern_key(words: Iterable[Word], mode: str) -> tuple[str, bool]:
     return " " + " ".join(tokens) + ("" if prefix else " "), prefix
 
 
-@dataclass
 class FieldScan:
     """One field of one document after scanning: occurrences per pattern id."""
 
-    text: str
-    occ: dict[int, list[Span]]
-    _spans: list[tuple[int, int]] | None = None
+    def __init__(self, text: str, occ: dict[int, list[Span]]) -> None:
+        self.text = text
+        self.occ = occ
+        self._spans: list[tuple[int, int]] = []
+        self._words: Iterator[re.Match[str]] | None = None
 
     def char_span(self, span: Span) -> tuple[int, int]:
-        """Original character offsets of a word span (computed on first use: most documents
-        never need them)."""
-        if self._spans is None:
-            self._spans = word_spans(self.text)
-        return self._spans[span[0]][0], self._spans[span[1]][1]
+        """Original character offsets of a word span. Words are located lazily, only as far
+        as the last one asked for: hits are mostly early, documents can be megabytes."""
+        spans = self._spans
+        if len(spans) <= span[1]:
+            if self._words is None:
+                self._words = word_pattern().finditer(self.text)
+            for m in self._words:
+                spans.append(m.span())
+                if len(spans) > span[1]:
+                    break
+        return spans[span[0]][0], spans[span[1]][1]
 
 
 class Automata:

@@ -14,10 +14,11 @@ NEAR/N).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from heapq import merge
-from typing import Protocol
+from typing import Protocol, TypeGuard
 
 from watcher.rules.automaton import FieldScan, Span
 from watcher.rules.model import FIELDS
@@ -38,7 +39,8 @@ def _where(fields: tuple[str, ...]) -> str:
 
 
 class Node(Protocol):
-    source: str
+    @property
+    def source(self) -> str: ...
 
     def holds(self, scan: Scan) -> bool: ...
     def why_not(self, scan: Scan) -> str: ...
@@ -46,7 +48,8 @@ class Node(Protocol):
 
 
 class Positional(Node, Protocol):
-    fields: tuple[str, ...]
+    @property
+    def fields(self) -> tuple[str, ...]: ...
 
     def spans(self, scan: Scan, field: str) -> list[Span]: ...
 
@@ -148,7 +151,7 @@ class AnyPositional(AnyNode):
     fields: tuple[str, ...] = ()
 
     def spans(self, scan: Scan, field: str) -> list[Span]:
-        parts = [c.spans(scan, field) for c in self.children if isinstance(c, Positional)]
+        parts = [c.spans(scan, field) for c in self.children if is_positional(c)]
         return list(merge(*parts))
 
 
@@ -210,6 +213,11 @@ class Near:
                 op.collect(scan, out, everything)
 
 
+def is_positional(node: Node) -> TypeGuard[Positional]:
+    """Nodes with word positions, which NEAR can measure (a plain type check: fast)."""
+    return isinstance(node, Leaf | AnyOf | AnyPositional)
+
+
 def pair_holds(a: list[Span], b: list[Span], distance: int) -> Span | None:
     """First pair (x from a, y from b, x != y) with at most distance-1 words between them.
 
@@ -231,30 +239,32 @@ def pair_holds(a: list[Span], b: list[Span], distance: int) -> Span | None:
 
 def window_holds(lists: list[list[Span]], limit: int) -> Span | None:
     """First window holding one occurrence per list (identical lists need distinct
-    occurrences), whose starts lie within `limit` words. Linear in the occurrences."""
+    occurrences), whose starts lie within `limit` words. One lazy pass over the occurrences,
+    so it stops at the first window that fits."""
     need: dict[int, int] = {}
-    group_of: list[int] = []
-    seen: dict[int, int] = {}
+    distinct: dict[int, list[Span]] = {}
     for spans in lists:
-        g = seen.setdefault(id(spans), len(seen))
-        group_of.append(g)
-        need[g] = need.get(g, 0) + 1
-    distinct = {id(s): s for s in lists}
-    events = list(merge(*((sp, g) for sp in spans) for g, spans in enumerate(distinct.values())))
+        distinct.setdefault(id(spans), spans)
+        need[id(spans)] = need.get(id(spans), 0) + 1
+    events = merge(*(_tagged(spans, key) for key, spans in distinct.items()))
+    window: deque[tuple[Span, int]] = deque()
     have: dict[int, int] = dict.fromkeys(need, 0)
     missing = len(need)
-    left = 0
-    for right, (span, g) in enumerate(events):
-        have[g] += 1
-        if have[g] == need[g]:
+    for span, key in events:
+        window.append((span, key))
+        have[key] += 1
+        if have[key] == need[key]:
             missing -= 1
         while missing == 0:
-            first = events[left][0]
+            first, first_key = window[0]
             if span[0] - first[0] <= limit:
-                return (first[0], max(s[1] for s, _ in events[left : right + 1]))
-            lg = events[left][1]
-            if have[lg] == need[lg]:
+                return (first[0], max(s[1] for s, _ in window))
+            window.popleft()
+            if have[first_key] == need[first_key]:
                 missing += 1
-            have[lg] -= 1
-            left += 1
+            have[first_key] -= 1
     return None
+
+
+def _tagged(spans: list[Span], group: int) -> Iterator[tuple[Span, int]]:
+    return ((span, group) for span in spans)

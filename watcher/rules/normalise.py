@@ -28,10 +28,11 @@ which no term can produce, so word positions are identical in every mode.
 
 from __future__ import annotations
 
+import itertools
 import re
 import sys
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from typing import Final
 
@@ -48,31 +49,60 @@ _CJK: Final = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U
 _CACHE_LIMIT: Final = 500_000
 
 
-@cache
-def _mark_class() -> str:
-    """Combining marks that Python's \\w leaves out (so Devanagari or NFD words stay whole).
-
-    Computed once, lazily, from the running Python's Unicode database (about 0.2 s).
-    """
+def _ranges(codepoints: Iterable[int]) -> list[tuple[int, int]]:
     ranges: list[tuple[int, int]] = []
-    for cp in range(sys.maxunicode + 1):
-        ch = chr(cp)
-        if unicodedata.category(ch)[0] == "M" and not ch.isalnum():
-            if ranges and ranges[-1][1] == cp - 1:
-                ranges[-1] = (ranges[-1][0], cp)
-            else:
-                ranges.append((cp, cp))
-    return "".join(chr(a) if a == b else f"{chr(a)}-{chr(b)}" for a, b in ranges)
+    for cp in codepoints:
+        if ranges and ranges[-1][1] == cp - 1:
+            ranges[-1] = (ranges[-1][0], cp)
+        else:
+            ranges.append((cp, cp))
+    return ranges
+
+
+def _class(codepoints: Iterable[int]) -> str:
+    return "".join(
+        re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}"
+        for a, b in _ranges(codepoints)
+    )
+
+
+@cache
+def _word_classes() -> tuple[str, str]:
+    r"""Character classes for "word character", below and above U+FFFF: letters and digits
+    (what \w accepts, less "_", Han/kana and apostrophes) plus combining marks, which \w
+    leaves out (so Devanagari or NFD-encoded words stay whole).
+
+    Two classes because re compiles a class of BMP characters to a bitmap (fast) but one that
+    reaches beyond U+FFFF to a list of ranges (several times slower per character). Computed
+    once, lazily, from the running Python's Unicode database (a few tens of ms).
+    """
+    excluded = re.compile(f"[{_CJK}{re.escape(APOSTROPHES)}_]")
+    everything = "".join(map(chr, range(sys.maxunicode + 1)))
+    alnum = [
+        cp
+        for m in re.finditer(r"\w+", everything)
+        for cp in range(m.start(), m.end())
+        if not excluded.match(everything[cp])
+    ]
+    # Combining marks live below U+20000 apart from the variation selectors supplement.
+    candidates = itertools.chain(range(0x20000), range(0xE0100, 0xE01F0))
+    marks = [cp for cp in candidates if unicodedata.category(chr(cp))[0] == "M"]
+    chars = sorted(set(alnum) | set(marks))
+    return _class(c for c in chars if c <= 0xFFFF), _class(c for c in chars if c > 0xFFFF)
 
 
 @cache
 def word_pattern() -> re.Pattern[str]:
-    """The word tokenizer; one regex so findall (fast) and finditer (spans) agree exactly."""
-    apos = re.escape(APOSTROPHES)
-    letter = f"[^\\W_{_CJK}{apos}]"
-    marks = f"[{_mark_class()}]"
-    possessive_s = f"(?<=[^\\W_][{apos}])[sS](?![^\\W_]|{marks})"
-    return re.compile(f"[{_CJK}]|(?!{possessive_s})(?:{letter}|{marks})+")
+    """The word tokenizer; one regex so findall (fast) and finditer (spans) agree exactly.
+
+    Unrolled as first-char, BMP-run, (astral-char, BMP-run)* so that the common case is one
+    tight bitmap loop; the astral class is only consulted for astral characters.
+    """
+    bmp, astral = _word_classes()
+    astral_char = f"[\U00010000-\U0010ffff](?<=[{astral}])"
+    possessive_s = f"(?<=[{bmp}][{re.escape(APOSTROPHES)}])[sS](?![{bmp}]|{astral_char})"
+    word = f"(?:[{bmp}]|{astral_char})[{bmp}]*(?:{astral_char}[{bmp}]*)*"
+    return re.compile(f"[{_CJK}]|(?!{possessive_s}){word}")
 
 
 def split_words(text: str) -> list[str]:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import pyparsing as pp
 
@@ -145,7 +145,7 @@ def _leaf(check_lowercase: bool) -> pp.ParserElement:
 
 
 def _group_action(s: str, loc: int, toks: pp.ParseResults) -> Node:
-    start, inner, end = int(toks[0]), toks[1][0], int(toks[2])
+    start, inner, end = int(toks[0]), cast(Node, toks[1][0]), int(toks[2])
     if isinstance(inner, Term | Proximity | ListRef):
         return inner  # a term keeps its own source: hits name it without parentheses
     return dataclasses.replace(inner, source=s[start:end], start=start)
@@ -157,8 +157,7 @@ def _located(expr: pp.ParserElement, build: _Build) -> pp.ParserElement:
     def action(s: str, loc: int, toks: pp.ParseResults) -> Node:
         start, values, end = int(toks[0]), list(toks[1]), int(toks[2])
         if len(values) == 1 and not isinstance(values[0], int):
-            only: Node = values[0]
-            return only
+            return cast(Node, values[0])
         source = s[start:end]
         stripped = source.lstrip()  # Located spans include whitespace skipped around the match
         return build(stripped.rstrip(), start + len(source) - len(stripped), values)

@@ -36,7 +36,7 @@ def sync_feeds(store: Store, feeds: Sequence[FeedConfig], now: datetime, default
             row = rows.get(f.name)
             interval = f.interval or default
             if row is None:
-                jitter = random.uniform(0, min(interval, 30.0)) if len(feeds) > 1 else 0.0
+                jitter = random.uniform(0, min(interval / 10, 5.0)) if len(feeds) > 1 else 0.0
                 s.add(
                     FeedState(
                         name=f.name,

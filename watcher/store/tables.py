@@ -1,4 +1,4 @@
-"""SQLModel tables. Times are naive UTC datetimes (SQLite keeps no zone); convert at the edges.
+"""SQLModel tables. Times are timezone-aware UTC (SQLModel stores UTC and returns it aware).
 
 Unique constraints carry the invariants, so duplicates are impossible whatever the timing:
 one story per (feed, identity key), one match per (story, rule), one alert per (story, notifier),

@@ -1,0 +1,147 @@
+"""Normalisation: words, folding, scripts. Each row is (input, expected normalised form)."""
+
+from __future__ import annotations
+
+import pytest
+
+from watcher.rules import normalise as norm
+from watcher.rules.normalise import CASED, EXACT, FOLD, normalise_text, split_words, word_spans
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("Nagorno-Karabakh", ["Nagorno", "Karabakh"]),
+        ("Azerbaijan's president", ["Azerbaijan", "president"]),
+        ("Azerbaijan’s president", ["Azerbaijan", "president"]),
+        ("Azerbaijanʼs", ["Azerbaijan"]),
+        ("it's", ["it"]),
+        ("Karabağ'da", ["Karabağ", "da"]),  # Turkish suffix after an apostrophe
+        ("O'Brien", ["O", "Brien"]),
+        ("s and S", ["s", "and", "S"]),  # a lone s is only dropped after an apostrophe
+        ("peace,talks.", ["peace", "talks"]),
+        ("foo_bar", ["foo", "bar"]),
+        ("20:30 1,5", ["20", "30", "1", "5"]),
+        ("हिन्दी भाषा", ["हिन्दी", "भाषा"]),  # combining vowel signs stay in the word
+        ("Qarabag\u0306", ["Qarabag\u0306"]),  # NFD: the combining breve stays attached
+        ("北京市", ["北", "京", "市"]),  # Han: one word per character
+        ("東京タワー", ["東", "京", "タ", "ワ", "ー"]),
+        ("𝐀𝐁𝐂 x", ["𝐀𝐁𝐂", "x"]),  # astral letters
+        ("Ղարաբաղից, Փաշինյան։", ["Ղարաբաղից", "Փաշինյան"]),
+        ("", []),
+        ("  \n\t ", []),
+        ("— « » …", []),
+    ],
+)
+def test_split_words(text: str, words: list[str]) -> None:
+    assert split_words(text) == words
+
+
+def test_word_spans_point_at_the_original_characters() -> None:
+    text = "В Карабахе — Azerbaijan’s talks"
+    spans = word_spans(text)
+    assert [text[a:b] for a, b in spans] == ["В", "Карабахе", "Azerbaijan", "talks"]
+    assert len(spans) == len(split_words(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "folded"),
+    [
+        # Russian
+        ("Карабах", "karabakh"),
+        ("Карабахе", "karabakhe"),
+        ("КАРАБАХ", "karabakh"),
+        ("Пашинян", "pashinyan"),
+        ("Алиев", "aliev"),
+        ("Нагорный Карабах", "nagornyy karabakh"),
+        ("Ильхам", "ilkham"),  # the soft sign's apostrophe is dropped
+        # Azerbaijani
+        ("Qarabağ", "qarabag"),
+        ("QARABAĞ", "qarabag"),
+        ("Qarabağda", "qarabagda"),
+        ("Paşinyan", "pasinyan"),
+        ("İlham Əliyev", "ilham eliyev"),  # anyascii spells Ə as E, not A
+        ("ƏLİYEV", "eliyev"),
+        ("Azərbaycan", "azerbaycan"),
+        # Turkish dotted and dotless i
+        ("İlham", "ilham"),
+        ("ILHAM", "ilham"),
+        ("ılham", "ilham"),
+        ("İLHAM", "ilham"),
+        ("Karabağ", "karabag"),
+        # Armenian: anyascii's spelling, apostrophes of aspirates removed
+        ("Ղարաբաղ", "gharabagh"),
+        ("Ղարաբաղից", "gharabaghits"),
+        ("Փաշինյան", "pashinyan"),
+        ("Արցախ", "artsakh"),
+        ("Ալիև", "aliew"),  # case folding splits the ligature և into ե + ւ ("ew") ...
+        ("Ալիեւ", "aliew"),  # ... so both Armenian spellings agree (but not with "Aliev")
+        # English and compatibility forms
+        ("Nagorno-Karabakh", "nagorno karabakh"),
+        ("Azerbaijan’s", "azerbaijan"),
+        ("ﬁnal", "final"),
+        ("Straße", "strasse"),
+        ("ＡＢＣ", "abc"),
+        ("x²", "x2"),
+        ("Qarabag\u0306", "qarabag"),
+        ("北京", "bei jing"),
+        ("ـ", "_"),  # normalises to nothing: a placeholder keeps word positions aligned
+    ],
+)
+def test_fold(text: str, folded: str) -> None:
+    assert normalise_text(text, FOLD) == folded
+
+
+@pytest.mark.parametrize(
+    ("text", "cased"),
+    [
+        ("NATO", "NATO"),
+        ("Nato", "Nato"),
+        ("НАТО", "NATO"),
+        ("Qarabağ", "Qarabag"),
+        ("İlham", "Ilham"),
+        ("Փաշինյան", "Pashinyan"),
+    ],
+)
+def test_cased_keeps_case_but_folds_accents_and_script(text: str, cased: str) -> None:
+    assert normalise_text(text, CASED) == cased
+
+
+@pytest.mark.parametrize(
+    ("text", "exact"),
+    [
+        ("AA", "AA"),
+        ("Qarabağ", "Qarabağ"),
+        ("Qarabag\u0306", "Qarabağ"),  # NFKC still applies: the same letter, however encoded
+        ("Карабах", "Карабах"),
+        ("ﬁnal", "final"),
+    ],
+)
+def test_exact_only_applies_nfkc(text: str, exact: str) -> None:
+    assert normalise_text(text, EXACT) == exact
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("Karabakh", "Карабах", True),
+        ("Qarabağ", "Qarabag", True),
+        ("İlham", "ilham", True),
+        ("ılham", "Ilham", True),
+        ("Pashinyan", "Փաշինյան", True),
+        ("Pashinyan", "Paşinyan", False),  # ş -> s, so Paşinyan is "pasinyan"
+        ("Aliyev", "Əliyev", False),
+        ("Aliyev", "Алиев", False),
+        ("Karabakh", "Ղարաբաղ", False),
+        ("Armenia", "Armenian", False),
+    ],
+)
+def test_pairs(a: str, b: str, same: bool) -> None:
+    assert (normalise_text(a) == normalise_text(b)) is same
+
+
+def test_cache_limit_keeps_results_correct(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(norm, "_CACHE_LIMIT", 3)
+    words = [f"Карабах{i}" for i in range(10)]
+    assert norm.normalise_words(words, FOLD) == [f"karabakh{i}" for i in range(10)]
+    assert len(norm._CACHES[FOLD]) <= 3

@@ -1,0 +1,178 @@
+"""The compiled rule set: one scan of a document, then only the rules whose terms occurred.
+
+Evaluation order for one document, as `match` and `explain` both follow it:
+
+1. scan title, summary and body once with the shared automata (all rules, all terms);
+2. candidate rules = rules with a positive term among the patterns found (a rule always has
+   one: compile rejects rules that could match a story containing none of their terms);
+3. per candidate, in spec order: the feeds filter, the languages filter, the boolean tree,
+   then the score against min_score.
+
+Score: each distinct term that fired (outside NOT) adds the weight of the best field it was
+found in: title 3, summary 2, body 1. A proximity expression counts as one term.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from watcher.errors import RuleError
+from watcher.rules.automaton import Automata
+from watcher.rules.compile import CompiledRule, Compiler, check_list, check_spec
+from watcher.rules.evaluate import Found, Scan
+from watcher.rules.model import FIELDS, Document, Hit, RuleMatch, RuleSpec, Verdict
+from watcher.rules.snippets import clip_hit, make_snippet
+
+FIELD_WEIGHTS: Mapping[str, int] = {"title": 3, "summary": 2, "body": 1}
+MAX_HITS = 100
+"""Hits kept per match (every term still counts in `terms` and the score)."""
+
+_FIELD_ORDER = {f: i for i, f in enumerate(FIELDS)}
+
+
+def validate_rules(
+    specs: Sequence[RuleSpec], term_lists: Mapping[str, Sequence[str]]
+) -> list[RuleError]:
+    """Every problem in every rule and term list, in order; never raises for bad input."""
+    errors: list[RuleError] = []
+    for name, entries in term_lists.items():
+        errors.extend(check_list(name, entries))
+    lists = {
+        k: v for k, v in term_lists.items() if isinstance(v, list | tuple) and not check_list(k, v)
+    }
+    broken = {k for k in term_lists if k not in lists}
+    compiler = Compiler(lists)
+    seen: set[str] = set()
+    for spec in specs:
+        problems = check_spec(spec)
+        if problems:
+            errors.extend(problems)
+            continue
+        if spec.name in seen:
+            errors.append(RuleError("another rule has the same name", rule=spec.name))
+        seen.add(spec.name)
+        try:
+            compiler.compile(spec)
+        except RuleError as exc:
+            if not (exc.detail.startswith("unknown term list '@") and _mentions(exc, broken)):
+                errors.append(exc)
+    return errors
+
+
+def _mentions(exc: RuleError, names: Iterable[str]) -> bool:
+    """A rule using a broken list: that list's own errors already say what is wrong."""
+    return any(exc.detail.startswith(f"unknown term list '@{n}'") for n in names)
+
+
+class RuleSet:
+    """Compiled rules; immutable after compile, so one instance can serve every worker."""
+
+    def __init__(self, rules: Sequence[CompiledRule], automata: Automata) -> None:
+        self._rules = tuple(rules)
+        self._automata = automata
+        self.rule_names: tuple[str, ...] = tuple(r.spec.name for r in self._rules)
+        by_pid: dict[int, list[int]] = {}
+        for index, rule in enumerate(self._rules):
+            for pid in rule.triggers:
+                by_pid.setdefault(pid, []).append(index)
+        self._by_pid = {pid: tuple(v) for pid, v in by_pid.items()}
+
+    @classmethod
+    def compile(cls, specs: Sequence[RuleSpec], term_lists: Mapping[str, Sequence[str]]) -> RuleSet:
+        """Compile every rule against one shared pattern table; raises the first RuleError."""
+        for name, entries in term_lists.items():
+            problems = check_list(name, entries)
+            if problems:
+                raise problems[0]
+        compiler = Compiler(term_lists)
+        rules: list[CompiledRule] = []
+        seen: set[str] = set()
+        for spec in specs:
+            rule = compiler.compile(spec)
+            if spec.name in seen:
+                raise RuleError("another rule has the same name", rule=spec.name)
+            seen.add(spec.name)
+            rules.append(rule)
+        return cls(rules, Automata(compiler.table))
+
+    @property
+    def pattern_count(self) -> int:
+        """Distinct patterns in the automata (terms shared by rules count once)."""
+        return self._automata.pattern_count
+
+    def _scan(self, doc: Document) -> Scan:
+        return self._automata.scan({"title": doc.title, "summary": doc.summary, "body": doc.body})
+
+    def match(self, doc: Document) -> list[RuleMatch]:
+        """Matching rules only, in spec order."""
+        scan = self._scan(doc)
+        candidates: set[int] = set()
+        for field_scan in scan.values():
+            for pid in field_scan.occ:
+                candidates.update(self._by_pid.get(pid, ()))
+        matches: list[RuleMatch] = []
+        for index in sorted(candidates):
+            rule = self._rules[index]
+            if _filtered(rule.spec, doc) is not None or not rule.root.holds(scan):
+                continue
+            found: list[Found] = []
+            rule.root.collect(scan, found, False)
+            terms, hits, score = _summarise(found, scan)
+            if score >= rule.spec.min_score:
+                matches.append(RuleMatch(rule.spec.name, terms, hits, score, rule.spec.priority))
+        return matches
+
+    def explain(self, doc: Document) -> list[Verdict]:
+        """A verdict for every rule, with the failing part spelled out."""
+        scan = self._scan(doc)
+        verdicts: list[Verdict] = []
+        for rule in self._rules:
+            spec = rule.spec
+            found: list[Found] = []
+            filtered = _filtered(spec, doc)
+            holds = filtered is None and rule.root.holds(scan)
+            rule.root.collect(scan, found, not holds)
+            _, hits, score = _summarise(found, scan)
+            if filtered is not None:
+                reason = filtered
+            elif not holds:
+                reason = rule.root.why_not(scan)
+            elif score < spec.min_score:
+                reason = f"score {score:g} is below min_score {spec.min_score:g}"
+            else:
+                reason = f"matched with score {score:g}"
+            matched = holds and score >= spec.min_score
+            verdicts.append(Verdict(spec.name, matched, hits, reason, score if holds else 0.0))
+        return verdicts
+
+
+def _filtered(spec: RuleSpec, doc: Document) -> str | None:
+    """Why the rule's feeds/languages filters exclude this story, or None if they don't."""
+    tagged = any(f"tag:{tag}" in spec.feeds for tag in doc.tags)
+    if spec.feeds and doc.feed not in spec.feeds and not tagged:
+        return f"feed {doc.feed!r} is not in this rule's feeds ({', '.join(spec.feeds)})"
+    if spec.languages and doc.language:
+        primary = doc.language.replace("_", "-").split("-")[0].lower()
+        if primary not in (lang.lower() for lang in spec.languages):
+            return f"language {doc.language!r} is not in ({', '.join(spec.languages)})"
+    return None
+
+
+def _summarise(found: list[Found], scan: Scan) -> tuple[tuple[str, ...], tuple[Hit, ...], float]:
+    """Distinct terms in rule order, first hit per (term, field), and the score."""
+    found.sort(key=lambda f: (f[0], _FIELD_ORDER[f[2]]))
+    terms: dict[str, int] = {}
+    hits: list[Hit] = []
+    seen: set[tuple[str, str]] = set()
+    for _, term, field, span in found:
+        if (term, field) in seen:
+            continue
+        seen.add((term, field))
+        terms[term] = max(terms.get(term, 0), FIELD_WEIGHTS[field])
+        if len(hits) < MAX_HITS:
+            field_scan = scan[field]
+            start, end = field_scan.char_span(span)
+            snippet, mark_start, mark_end = make_snippet(field_scan.text, start, end)
+            text = clip_hit(field_scan.text[start:end])
+            hits.append(Hit(term, field, text, snippet, mark_start, mark_end))
+    return tuple(terms), tuple(hits), float(sum(terms.values()))
