@@ -56,7 +56,7 @@ QUERY_ERRORS = [
     ("a1 NEAR/0 b1", "proximity must be between 1 and 1000 words, not 0", 8),
     ("a1 NEAR/3 b1 NEAR/3 c1", "NEAR cannot be chained", 13),
     ("(a1 AND b1) NEAR/3 c1", "each side of NEAR must be", 0),
-    ("a1 NEAR/3 NOT b1", "expected a term after 'NEAR/3'", 3),
+    ("a1 NEAR/3 NOT b1", "expected a term between 'NEAR/3' and 'NOT'", 10),
     ("title:a1 NEAR/3 body:b1", "different fields", 0),
     ('"a1"~3', "proximity needs at least two words", 0),
     ('"a1 b1"~', "expected a number of words after ~", 7),

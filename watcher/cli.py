@@ -60,6 +60,26 @@ def build_parser() -> argparse.ArgumentParser:
     matches.add_argument("--since", metavar="AGE", help="only matches newer than this, e.g. 2h, 7d")
     matches.add_argument("--limit", type=int, default=None, metavar="N", help="at most N matches")
     matches.add_argument("--json", action="store_true", help="one JSON object per line")
+    explain = sub.add_parser(
+        "explain",
+        parents=[common],
+        help="show each rule's verdict, terms and snippets for one article",
+    )
+    explain.add_argument("target", metavar="URL_OR_FILE", help="an article URL or a saved page")
+    explain.add_argument("--rule", metavar="R", help="only this rule")
+    backtest = sub.add_parser(
+        "backtest",
+        parents=[common],
+        help="run the current rules over stored stories; sends nothing",
+    )
+    backtest.add_argument(
+        "--since",
+        metavar="AGE",
+        default="30d",
+        help="stories first seen within this age (default 30d)",
+    )
+    backtest.add_argument("--rule", metavar="R", help="only this rule")
+    backtest.add_argument("--json", action="store_true", help="one JSON object per rule")
     opml = sub.add_parser(
         "import-opml",
         parents=[common],
@@ -176,6 +196,45 @@ def _match_json(m: Any) -> dict[str, Any]:
     }
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    from watcher.explain import explain, load_article, render
+    from watcher.rules import RuleSet
+
+    config = _load(args)
+    rules = RuleSet.compile([r.spec for r in config.rules], config.term_lists)
+    article = asyncio.run(load_article(args.target, config))
+    print(render(article, explain(rules, article, args.rule)))
+    return EXIT_OK
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from watcher.backtest import backtest, render
+    from watcher.scheduler import utcnow
+    from watcher.store import Store
+
+    config = _load(args)
+    try:
+        since = utcnow() - timedelta(seconds=parse_duration(args.since))
+    except ValueError as exc:
+        print(f"--since: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.rule and args.rule not in {r.name for r in config.rules}:
+        print(f"--rule: no rule named {args.rule!r} in {config.path}", file=sys.stderr)
+        return EXIT_CONFIG
+    store = Store(config.database)
+    store.create_schema()
+    try:
+        result = backtest(config, store, since, args.rule)
+    finally:
+        store.close()
+    if args.json:
+        for o in result.outcomes:
+            print(json.dumps(o.__dict__ | {"stories": result.stories}, ensure_ascii=False))
+    else:
+        print(render(result))
+    return EXIT_OK
+
+
 def cmd_import_opml(args: argparse.Namespace) -> int:
     from watcher.opml import parse_opml, to_yaml
 
@@ -198,4 +257,6 @@ COMMANDS = {
     "run": cmd_run,
     "matches": cmd_matches,
     "import-opml": cmd_import_opml,
+    "explain": cmd_explain,
+    "backtest": cmd_backtest,
 }

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from watcher.config import Config, FeedConfig
 from watcher.dedup import canonical_url, content_hash, identity_key, strip_tracking
 from watcher.errors import FetchError, WatcherError
-from watcher.extract import extract_article
+from watcher.extract import detect_language, extract_article
 from watcher.fetch import Fetcher, FetchLimits, status_error
 from watcher.notify import AlertStory, render_alert
 from watcher.parse import Entry, parse_feed
@@ -199,7 +199,8 @@ async def _build(
     async def one(entry: Entry) -> StoryToSave:
         async with gate:
             body, source = await _article_text(ctx, feed, entry)
-        return _story_to_save(ctx, feed, entry, body, source, now)
+        # matching and language detection are CPU work: keep them off the event loop
+        return await asyncio.to_thread(_story_to_save, ctx, feed, entry, body, source, now)
 
     return list(await asyncio.gather(*(one(e) for e in entries)))
 
@@ -237,12 +238,18 @@ def _story_to_save(
         summary=entry.summary,
         body=body,
         body_source=source,
+        language=detect_language(f"{entry.title}\n{body}"),
         content_hash=content_hash(entry.title, entry.summary or entry.content),
         published_at=entry.published_at,
         first_seen_at=now,
     )
     doc = Document(
-        title=entry.title, summary=entry.summary, body=body, feed=feed.name, tags=feed.tags
+        title=entry.title,
+        summary=entry.summary,
+        body=body,
+        feed=feed.name,
+        tags=feed.tags,
+        language=story.language,
     )
     matches = tuple(ctx.rules.match(doc))
     return StoryToSave(story=story, matches=matches, alerts=_alerts(ctx.config, story, matches))

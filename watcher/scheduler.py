@@ -12,15 +12,22 @@ import asyncio
 import functools
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from watchfiles import Change, awatch
 
-from watcher.config import Config
+from watcher.config import Config, load_config
+from watcher.errors import ConfigError, WatcherError
 from watcher.fetch import Fetcher
+from watcher.logs import set_secrets
 from watcher.notify import deliver_due
 from watcher.pipeline import Context, PollReport, fetch_limits, poll_feed
+from watcher.reload import summarize
 from watcher.rules import RuleSet
 from watcher.store import Store, due_feeds, sync_feeds
 
@@ -48,6 +55,8 @@ async def run_once(
 
 
 class Daemon:
+    """The long-running process. Holds the current config; `reload` swaps it atomically."""
+
     def __init__(
         self, config: Config, store: Store, clock: Callable[[], datetime] = utcnow
     ) -> None:
@@ -55,9 +64,11 @@ class Daemon:
         self.store = store
         self.clock = clock
         self.rules = RuleSet.compile([r.spec for r in config.rules], config.term_lists)
+        self._ctx: Context | None = None
         self._stop = asyncio.Event()
         self._in_flight: dict[str, asyncio.Task[PollReport]] = {}
         self._deliver_lock = asyncio.Lock()  # two passes at once would send a row twice
+        self._reload_lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
 
     def stop(self) -> None:
@@ -69,61 +80,86 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
+        loop.add_signal_handler(signal.SIGHUP, self._spawn, self.reload, "SIGHUP")
         await asyncio.to_thread(
             sync_feeds, self.store, self.config.feeds, self.clock(), self.config.polling.interval
         )
         scheduler = AsyncIOScheduler(event_loop=loop, timezone=UTC)
         async with Fetcher(fetch_limits(self.config)) as fetcher:
-            ctx = Context(
-                config=self.config,
-                store=self.store,
-                fetcher=fetcher,
-                rules=self.rules,
-                clock=self.clock,
-            )
-            scheduler.add_job(
-                self._dispatch,
-                "interval",
-                args=[ctx],
-                seconds=DISPATCH_EVERY,
-                next_run_time=datetime.now(UTC),
-                max_instances=1,
-                coalesce=True,
-                id="dispatch",
-            )
-            scheduler.add_job(
-                self._deliver,
-                "interval",
-                seconds=DELIVER_EVERY,
-                max_instances=1,
-                coalesce=True,
-                id="deliver",
-            )
+            self._ctx = Context(config=self.config, store=self.store, fetcher=fetcher,
+                                rules=self.rules, clock=self.clock)  # fmt: skip
+            scheduler.add_job(self._dispatch, "interval", seconds=DISPATCH_EVERY,
+                              next_run_time=datetime.now(UTC), max_instances=1, coalesce=True,
+                              id="dispatch")  # fmt: skip
+            scheduler.add_job(self._deliver, "interval", seconds=DELIVER_EVERY,
+                              max_instances=1, coalesce=True, id="deliver")  # fmt: skip
             scheduler.start()
-            log.info(
-                "watching %d feed(s) with %d rule(s)",
-                len(self.config.feeds),
-                len(self.config.rules),
-            )
+            watch = asyncio.create_task(self._watch_config(), name="watch-config")
+            log.info("watching %d feed(s) with %d rule(s)", len(self.config.feeds),
+                     len(self.config.rules))  # fmt: skip
             try:
                 await self._stop.wait()
             finally:
                 scheduler.shutdown(wait=False)
+                watch.cancel()
                 if self._in_flight:
                     await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
                 if self._background:
                     await asyncio.gather(*self._background, return_exceptions=True)
         await self._deliver()
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
         log.info("stopped")
 
-    async def _dispatch(self, ctx: Context) -> None:
-        if self._stop.is_set():
+    async def reload(self, why: str) -> bool:
+        """Load the config file again; keep the running config if the new one is invalid."""
+        async with self._reload_lock:
+            try:
+                new = await asyncio.to_thread(load_config, self.config.path)
+                rules = RuleSet.compile([r.spec for r in new.rules], new.term_lists)
+            except WatcherError as exc:
+                problems = exc.problems if isinstance(exc, ConfigError) else [exc]
+                for problem in problems:
+                    log.error("config reload (%s) refused: %s", why, problem)
+                log.error("config reload (%s) refused: keeping the last good config", why)
+                return False
+            summary = summarize(self.config, new)
+            set_secrets(new.secrets)
+            await asyncio.to_thread(
+                sync_feeds, self.store, new.feeds, self.clock(), new.polling.interval
+            )
+            self.config, self.rules = new, rules
+            if self._ctx is not None:
+                self._ctx = replace(self._ctx, config=new, rules=rules)
+            log.info("config reloaded (%s): %s", why, summary)
+            return True
+
+    async def _watch_config(self) -> None:
+        """Reload when the file changes; watch its folder, since editors replace files."""
+        path = Path(self.config.path).resolve()
+
+        def is_config(_change: Change, changed: str) -> bool:
+            return Path(changed).name == path.name
+
+        try:
+            async for _changes in awatch(path.parent, watch_filter=is_config,
+                                         stop_event=self._stop, debounce=400):  # fmt: skip
+                await self.reload("file changed")
+        except (OSError, RuntimeError) as exc:
+            log.warning("not watching %s for changes (%s); SIGHUP still reloads", path, exc)
+
+    def _spawn(self, fn: Callable[[str], Coroutine[Any, Any, Any]], arg: str) -> None:
+        task = asyncio.get_running_loop().create_task(fn(arg))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _dispatch(self) -> None:
+        ctx = self._ctx
+        if self._stop.is_set() or ctx is None:
             return
-        names = [f.name for f in self.config.feeds]
+        names = [f.name for f in ctx.config.feeds]
         for name in await asyncio.to_thread(due_feeds, self.store, self.clock(), names):
-            feed = self.config.feed(name)
+            feed = ctx.config.feed(name)
             if feed is None or name in self._in_flight:
                 continue
             task = asyncio.create_task(poll_feed(ctx, feed), name=f"poll:{name}")

@@ -109,7 +109,7 @@ def parse_config(path: str, text: str, env: Mapping[str, str]) -> Config:
     for n in notifiers:
         for url in n.urls:
             secrets |= url_secrets(url)
-    secrets |= url_secrets(database)
+    secrets |= url_secrets(database, paths=False)
     return Config(
         path=path,
         database=database,
@@ -122,8 +122,9 @@ def parse_config(path: str, text: str, env: Mapping[str, str]) -> Config:
     )
 
 
-def url_secrets(url: str) -> set[str]:
-    """The parts of a URL that are likely credentials: password, tokens in host/path/query."""
+def url_secrets(url: str, *, paths: bool = True) -> set[str]:
+    """The parts of a URL that are likely credentials: password, tokens in host/path/query.
+    `paths=False` for database URLs, whose path is a file name, not a token."""
     out: set[str] = set()
     try:
         parts = urlsplit(url)
@@ -134,6 +135,8 @@ def url_secrets(url: str) -> set[str]:
     if userinfo:
         out.add(userinfo.partition(":")[2])
     # Telegram and many others put the token where a host would be (tgram://123:ABC/chat).
+    if not paths:
+        return {s for s in out if s}
     if parts.scheme not in ("http", "https", "json", "xml", "form", "mailto", "mailtos"):
         out.add(host)
     for segment in parts.path.split("/"):

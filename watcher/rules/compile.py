@@ -97,12 +97,20 @@ def check_spec(spec: RuleSpec) -> list[RuleError]:
     return errors
 
 
+def list_shape_problem(name: object, entries: object) -> RuleError | None:
+    """A badly named list, or one that is not a list of strings (cheap: no parsing)."""
+    if not isinstance(name, str) or not _LIST_NAME.fullmatch(name):
+        return RuleError(f"term list name {name!r} must be letters, digits, '_', '.', '-'")
+    if not _strings(entries):
+        return RuleError(f"term list '{name}' must be a list of strings")
+    return None
+
+
 def check_list(name: str, entries: object) -> list[RuleError]:
     """Problems with one named term list, reported whether or not a rule uses it."""
-    if not isinstance(name, str) or not _LIST_NAME.fullmatch(name):
-        return [RuleError(f"term list name {name!r} must be letters, digits, '_', '.', '-'")]
-    if not _strings(entries):
-        return [RuleError(f"term list '{name}' must be a list of strings")]
+    shape = list_shape_problem(name, entries)
+    if shape is not None:
+        return [shape]
     assert isinstance(entries, tuple | list)
     errors = []
     for i, entry in enumerate(entries):
@@ -123,6 +131,7 @@ class Compiler:
     _list_pids: dict[tuple[str, str], tuple[frozenset[int], dict[int, list[int]]]] = field(
         default_factory=dict
     )
+    _labels: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def compile(self, spec: RuleSpec) -> CompiledRule:
         problems = check_spec(spec)
@@ -144,6 +153,12 @@ class Compiler:
                 parsed.append(node)
             cached = self._lists[name] = tuple(parsed)
         return cached
+
+    def list_labels(self, name: str) -> tuple[str, ...]:
+        labels = self._labels.get(name)
+        if labels is None:
+            labels = self._labels[name] = tuple(e.source for e in self.parsed_list(name))
+        return labels
 
     def list_pids(self, name: str, mode: str) -> tuple[frozenset[int], dict[int, list[int]]]:
         """Pattern ids of a list's plain terms in one mode, and pid -> entry indexes."""
@@ -232,7 +247,7 @@ class _RuleLowering:
                 raise self.error(
                     f"field {node.field!r} is not searched by this rule (fields: "
                     f"{', '.join(fields)})",
-                    node.start,
+                    node.start + node.source.find(f"{node.field}:"),  # not the group's "("
                 )
             return self.lower(node.child, inner, negated)
         if isinstance(node, And):
@@ -268,10 +283,8 @@ class _RuleLowering:
         base = self.next_order(len(entries))
         if not negated:
             self.triggers.update(pids)
-        sources = {
-            p: tuple((base + i, entries[i].source) for i in idx) for p, idx in members.items()
-        }
-        plain = AnyOf(ref.source, pids, sources, fields)
+        labels = self.c.list_labels(ref.name)
+        plain = AnyOf(ref.source, pids, members, labels, base, fields)
         nears: list[Node] = []
         for i, entry in enumerate(entries):
             if isinstance(entry, Proximity):

@@ -15,7 +15,7 @@ NEAR/N).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from heapq import merge
 from typing import Protocol, TypeGuard
@@ -81,11 +81,17 @@ class Leaf:
 
 @dataclass(frozen=True, eq=False)
 class AnyOf:
-    """Many plain terms (a term list), any of which will do."""
+    """Many plain terms (a term list), any of which will do.
+
+    `members` (pid -> entry indexes) and `labels` (entries as written) are shared by every
+    rule using the list; `base` offsets entry indexes into this rule's term order.
+    """
 
     source: str
     pids: frozenset[int]
-    members: Mapping[int, tuple[tuple[int, str], ...]]  # pid -> ((order, entry as written), ...)
+    members: Mapping[int, Sequence[int]]
+    labels: Sequence[str]
+    base: int
     fields: tuple[str, ...]
 
     def holds(self, scan: Scan) -> bool:
@@ -99,14 +105,14 @@ class AnyOf:
         return found[0] if len(found) == 1 else list(merge(*found))
 
     def why_not(self, scan: Scan) -> str:
-        return f"needs {self.source} ({len(self.pids)} terms): none found{_where(self.fields)}"
+        return f"needs {self.source} ({len(self.labels)} terms): none found{_where(self.fields)}"
 
     def collect(self, scan: Scan, out: list[Found], everything: bool) -> None:
         for f in self.fields:
             occ = scan[f].occ
             for pid in self.pids.intersection(occ.keys()):
-                for order, source in self.members[pid]:
-                    out.append((order, source, f, occ[pid][0]))
+                for i in self.members[pid]:
+                    out.append((self.base + i, self.labels[i], f, occ[pid][0]))
 
 
 @dataclass(frozen=True, eq=False)

@@ -18,7 +18,13 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from watcher.errors import RuleError
 from watcher.rules.automaton import Automata
-from watcher.rules.compile import CompiledRule, Compiler, check_list, check_spec
+from watcher.rules.compile import (
+    CompiledRule,
+    Compiler,
+    check_list,
+    check_spec,
+    list_shape_problem,
+)
 from watcher.rules.evaluate import Found, Scan
 from watcher.rules.model import FIELDS, Document, Hit, RuleMatch, RuleSpec, Verdict
 from watcher.rules.snippets import clip_hit, make_snippet
@@ -80,11 +86,12 @@ class RuleSet:
     @classmethod
     def compile(cls, specs: Sequence[RuleSpec], term_lists: Mapping[str, Sequence[str]]) -> RuleSet:
         """Compile every rule against one shared pattern table; raises the first RuleError."""
-        for name, entries in term_lists.items():
-            problems = check_list(name, entries)
-            if problems:
-                raise problems[0]
         compiler = Compiler(term_lists)
+        for name, entries in term_lists.items():
+            shape = list_shape_problem(name, entries)
+            if shape is not None:
+                raise shape
+            compiler.parsed_list(name)  # every list must be valid, used or not
         rules: list[CompiledRule] = []
         seen: set[str] = set()
         for spec in specs:

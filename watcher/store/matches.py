@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -56,3 +57,43 @@ def list_matches(
         )
         for m, st in rows
     ]
+
+
+@dataclass(frozen=True)
+class StoredStory:
+    id: int
+    feed: str
+    title: str
+    summary: str
+    body: str
+    language: str | None
+    url: str | None
+
+
+def iter_stories(
+    store: Store, since: datetime | None, batch: int = 500
+) -> Iterator[list[StoredStory]]:
+    """Stored stories in id order, a batch at a time, so a backtest never holds them all."""
+    last = 0
+    while True:
+        q = select(StoryRow).where(col(StoryRow.id) > last)
+        if since:
+            q = q.where(col(StoryRow.first_seen_at) >= since)
+        with store.read() as s:
+            rows = s.exec(q.order_by(col(StoryRow.id)).limit(batch)).all()
+        if not rows:
+            return
+        yield [StoredStory(id=r.id or 0, feed=r.feed, title=r.title, summary=r.summary,
+                           body=r.body, language=r.language, url=r.url) for r in rows]  # fmt: skip
+        last = rows[-1].id or last
+
+
+def matched_pairs(store: Store, since: datetime | None) -> set[tuple[int, str]]:
+    """(story id, rule) for every match recorded at the time, for stories seen since `since`."""
+    q = select(MatchRow.story_id, MatchRow.rule).join(
+        StoryRow, col(StoryRow.id) == col(MatchRow.story_id)
+    )
+    if since:
+        q = q.where(col(StoryRow.first_seen_at) >= since)
+    with store.read() as s:
+        return {(sid, rule) for sid, rule in s.exec(q).all()}

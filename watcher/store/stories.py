@@ -31,6 +31,7 @@ class NewStory:
     summary: str
     body: str
     body_source: str
+    language: str | None
     content_hash: str
     published_at: datetime | None
     first_seen_at: datetime

@@ -50,6 +50,7 @@ class StoryRow(SQLModel, table=True):
     summary: str = Field(default="", sa_column=Column(Text, nullable=False))
     body: str = Field(default="", sa_column=Column(Text, nullable=False))
     body_source: str = "feed"  # "page" when extracted from the article, else "feed"
+    language: str | None = Field(default=None, max_length=8)  # detected, ISO 639-1
     content_hash: str = Field(max_length=64)
     published_at: datetime | None = None
     first_seen_at: datetime = Field(index=True)
