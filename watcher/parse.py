@@ -46,6 +46,8 @@ class ParsedFeed:
     version: str
     entries: tuple[Entry, ...]
     ttl_seconds: float | None = None
+    update_period: str | None = None  # RSS sy:updatePeriod (hourly, daily, ...)
+    update_frequency: str | None = None  # RSS sy:updateFrequency (times per period)
     warning: str | None = None  # feedparser's complaint about a feed it still read
 
 
@@ -78,8 +80,14 @@ def parse_feed(
         version=d.get("version", "") or "",
         entries=tuple(e for e in entries if e.title or e.summary or e.link),
         ttl_seconds=ttl_seconds,
+        update_period=_opt_text(d.feed.get("sy_updateperiod")),
+        update_frequency=_opt_text(d.feed.get("sy_updatefrequency")),
         warning=warning,
     )
+
+
+def _opt_text(value: Any) -> str | None:
+    return value.strip()[:40] if isinstance(value, str) and value.strip() else None
 
 
 def _bozo(d: Any) -> str | None:

@@ -43,6 +43,9 @@ POLLING_KEYS = {
     "concurrency",
     "per_host",
     "user_agent",
+    "host_gap",
+    "health_notify",
+    "health_threshold",
 }
 FEED_KEYS = {"name", "url", "interval", "tags", "extract", "headers"}
 OPML_KEYS = {"opml", "tags", "interval", "extract"}
@@ -101,6 +104,12 @@ def parse_config(path: str, text: str, env: Mapping[str, str]) -> Config:
     feeds = _feeds(src, data.get("feeds"))
     terms = _terms(src, data.get("terms"))
     notifiers = _notifiers(src, data.get("notifiers"))
+    for j, target in enumerate(polling.health_notify):
+        if target not in {n.name for n in notifiers}:
+            src.problem(
+                ("polling", "health_notify", j),
+                f"unknown notifier {target!r}; define it under notifiers:",
+            )
     rules = _rules(src, data.get("rules"), {n.name for n in notifiers}, dict(terms))
 
     if src.problems:
@@ -169,6 +178,9 @@ def _polling(src: Source, raw: Any) -> PollingConfig:
         concurrency=_opt(src, raw, (*p, "concurrency"), _positive_int, d.concurrency),
         per_host=_opt(src, raw, (*p, "per_host"), _positive_int, d.per_host),
         user_agent=_opt(src, raw, (*p, "user_agent"), _string, d.user_agent),
+        host_gap=_opt(src, raw, (*p, "host_gap"), _duration, d.host_gap),
+        health_notify=_opt(src, raw, (*p, "health_notify"), _str_list, d.health_notify),
+        health_threshold=_opt(src, raw, (*p, "health_threshold"), _duration, d.health_threshold),
     )
     if out.min_interval > out.max_interval:
         src.problem((*p, "min_interval"), "min_interval must not exceed max_interval")

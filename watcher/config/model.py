@@ -28,6 +28,9 @@ class PollingConfig:
     concurrency: int = 20
     per_host: int = 2
     user_agent: str = ""  # "" = watcher/<version> (+project URL)
+    host_gap: float = 0.25  # seconds between the starts of two requests to one host
+    health_notify: tuple[str, ...] = ()  # notifiers told when a feed fails, recovers, goes silent
+    health_threshold: float = 6 * 3600.0  # a feed failing this long is reported
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,8 @@ class FieldScan:
         self.occ = occ
         self._spans: list[tuple[int, int]] = []
         self._words: Iterator[re.Match[str]] | None = None
+        self.snippets: dict[Span, tuple[str, str, int, int]] = {}
+        """Cut snippets by span, so rules sharing a hit share the work."""
 
     def char_span(self, span: Span) -> tuple[int, int]:
         """Original character offsets of a word span. Words are located lazily, only as far

@@ -254,6 +254,9 @@ class _RuleLowering:
             return AllOf(node.source, tuple(self.lower(c, fields, negated) for c in node.children))
         if isinstance(node, Or):
             children = tuple(self.lower(c, fields, negated) for c in node.children)
+            leaves = tuple(c for c in children if isinstance(c, Leaf))
+            if len(leaves) == len(children) and len({c.fields for c in leaves}) == 1:
+                return _any_of(node.source, leaves)
             if all(is_positional(c) for c in children):
                 return AnyPositional(node.source, children, _union(children))
             return AnyNode(node.source, children)
@@ -305,6 +308,16 @@ class _RuleLowering:
         if not shared:
             raise self.error("the two sides of NEAR are searched in different fields", node.start)
         return Near(node.source, (a, b), node.distance, False, shared, self.next_order())
+
+
+def _any_of(source: str, leaves: Sequence[Leaf]) -> AnyOf:
+    """An OR of single terms as one set-based node (a 100-term `any` list is one lookup)."""
+    members: dict[int, list[int]] = {}
+    for i, leaf in enumerate(leaves):
+        members.setdefault(leaf.pid, []).append(i)
+    labels = tuple(leaf.source for leaf in leaves)
+    orders = tuple(leaf.order for leaf in leaves)
+    return AnyOf(source, frozenset(members), members, labels, 0, leaves[0].fields, orders)
 
 
 def _union(children: Sequence[Node]) -> tuple[str, ...]:

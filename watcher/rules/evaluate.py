@@ -81,10 +81,11 @@ class Leaf:
 
 @dataclass(frozen=True, eq=False)
 class AnyOf:
-    """Many plain terms (a term list), any of which will do.
+    """Many plain terms, any of which will do: a term list, or an OR of single terms.
 
-    `members` (pid -> entry indexes) and `labels` (entries as written) are shared by every
-    rule using the list; `base` offsets entry indexes into this rule's term order.
+    One set intersection per field instead of a loop over terms. `members` (pid -> entry
+    indexes) and `labels` (entries as written) are shared by every rule using a list; an
+    entry's place in the rule's term order is `base + i`, or `orders[i]` when given.
     """
 
     source: str
@@ -93,6 +94,7 @@ class AnyOf:
     labels: Sequence[str]
     base: int
     fields: tuple[str, ...]
+    orders: Sequence[int] = ()
 
     def holds(self, scan: Scan) -> bool:
         return any(not scan[f].occ.keys().isdisjoint(self.pids) for f in self.fields)
@@ -105,14 +107,25 @@ class AnyOf:
         return found[0] if len(found) == 1 else list(merge(*found))
 
     def why_not(self, scan: Scan) -> str:
-        return f"needs {self.source} ({len(self.labels)} terms): none found{_where(self.fields)}"
+        if self.source.startswith("@"):
+            count = len(self.labels)
+            return f"needs {self.source} ({count} terms): none found{_where(self.fields)}"
+        return _alternatives(self.labels)
 
     def collect(self, scan: Scan, out: list[Found], everything: bool) -> None:
+        orders = self.orders
         for f in self.fields:
             occ = scan[f].occ
             for pid in self.pids.intersection(occ.keys()):
                 for i in self.members[pid]:
-                    out.append((self.base + i, self.labels[i], f, occ[pid][0]))
+                    order = orders[i] if orders else self.base + i
+                    out.append((order, self.labels[i], f, occ[pid][0]))
+
+
+def _alternatives(sources: Sequence[str]) -> str:
+    shown = " OR ".join(quoted(s) for s in sources[:_SHOWN_ALTERNATIVES])
+    more = len(sources) - _SHOWN_ALTERNATIVES
+    return f"needs {shown}{f' OR … ({more} more)' if more > 0 else ''}: none found"
 
 
 @dataclass(frozen=True, eq=False)
@@ -140,9 +153,7 @@ class AnyNode:
         return any(c.holds(scan) for c in self.children)
 
     def why_not(self, scan: Scan) -> str:
-        shown = " OR ".join(quoted(c.source) for c in self.children[:_SHOWN_ALTERNATIVES])
-        more = len(self.children) - _SHOWN_ALTERNATIVES
-        return f"needs {shown}{f' OR … ({more} more)' if more > 0 else ''}: none found"
+        return _alternatives([c.source for c in self.children])
 
     def collect(self, scan: Scan, out: list[Found], everything: bool) -> None:
         for c in self.children:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from watcher.errors import RuleError
-from watcher.rules.automaton import Automata
+from watcher.rules.automaton import Automata, FieldScan, Span
 from watcher.rules.compile import (
     CompiledRule,
     Compiler,
@@ -165,6 +165,19 @@ def _filtered(spec: RuleSpec, doc: Document) -> str | None:
     return None
 
 
+def _cut(field_scan: FieldScan, span: Span) -> tuple[str, str, int, int]:
+    """(text, snippet, mark_start, mark_end) for one hit, cached per document field."""
+    cut = field_scan.snippets.get(span)
+    if cut is None:
+        start, end = field_scan.char_span(span)
+        text = field_scan.text
+        cut = field_scan.snippets[span] = (
+            clip_hit(text[start:end]),
+            *make_snippet(text, start, end),
+        )
+    return cut
+
+
 def _summarise(found: list[Found], scan: Scan) -> tuple[tuple[str, ...], tuple[Hit, ...], float]:
     """Distinct terms in rule order, first hit per (term, field), and the score."""
     found.sort(key=lambda f: (f[0], _FIELD_ORDER[f[2]]))
@@ -177,9 +190,5 @@ def _summarise(found: list[Found], scan: Scan) -> tuple[tuple[str, ...], tuple[H
         seen.add((term, field))
         terms[term] = max(terms.get(term, 0), FIELD_WEIGHTS[field])
         if len(hits) < MAX_HITS:
-            field_scan = scan[field]
-            start, end = field_scan.char_span(span)
-            snippet, mark_start, mark_end = make_snippet(field_scan.text, start, end)
-            text = clip_hit(field_scan.text[start:end])
-            hits.append(Hit(term, field, text, snippet, mark_start, mark_end))
+            hits.append(Hit(term, field, *_cut(scan[field], span)))
     return tuple(terms), tuple(hits), float(sum(terms.values()))

@@ -6,17 +6,20 @@ Telegram) can escape the snippet first and then mark the hit its own way.
 
 from __future__ import annotations
 
-import re
-
 WIDTH = 160
 MAX_HIT_CHARS = 120
 ELLIPSIS = "…"
 
-_SPACE = re.compile(r"\s+")
-
 
 def _collapse(text: str) -> str:
-    return _SPACE.sub(" ", text)
+    """Runs of whitespace -> one space, keeping a space at either end if there was one
+    (split/join: several times faster than a regex substitution)."""
+    inner = " ".join(text.split())
+    if not inner:
+        return " " if text else ""
+    head = " " if text[0].isspace() else ""
+    tail = " " if text[-1].isspace() else ""
+    return head + inner + tail
 
 
 def clip_hit(text: str, limit: int = MAX_HIT_CHARS) -> str:
@@ -35,7 +38,7 @@ def make_snippet(text: str, start: int, end: int, width: int = WIDTH) -> tuple[s
     left_room = room // 2
 
     # Raw slices a little wider than needed: collapsing whitespace can only shorten them.
-    raw_from = max(0, start - 4 * left_room - 16)
+    raw_from = max(0, start - 2 * left_room - 16)
     before = _collapse(text[raw_from:start])
     cut_left = raw_from > 0
     if len(before) > left_room:
@@ -46,7 +49,7 @@ def make_snippet(text: str, start: int, end: int, width: int = WIDTH) -> tuple[s
     before = before.lstrip()
 
     right_room = max(width - len(hit) - len(before), 0)
-    raw_to = min(len(text), end + 4 * right_room + 16)
+    raw_to = min(len(text), end + 2 * right_room + 16)
     after = _collapse(text[end:raw_to])
     cut_right = raw_to < len(text)
     if len(after) > right_room:

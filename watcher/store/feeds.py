@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from watcher.config import FeedConfig
@@ -16,7 +18,8 @@ from watcher.store.tables import FeedState
 
 @dataclass(frozen=True)
 class FeedUpdate:
-    """What one poll changes in a feed's state."""
+    """What one poll changes in a feed's state. Fields left at their default change nothing,
+    except where noted."""
 
     polled_at: datetime
     next_poll_at: datetime
@@ -26,10 +29,24 @@ class FeedUpdate:
     last_modified: str | None = None
     body_hash: str | None = None
     new_stories: int = 0
+    interval: float | None = None
+    item_rate: float | None = None
+    publisher_interval: float | None = None
+    moved_to: str | None = None  # on success: the pending 301/308 target (None clears it)
+    moved_seen: int = 0
+    url: str | None = None  # a confirmed move: the stored URL becomes this
+    possible_gap: bool = False
+    disabled_reason: str | None = None  # set: the feed is disabled (410)
 
 
 def sync_feeds(store: Store, feeds: Sequence[FeedConfig], now: datetime, default: float) -> None:
-    """Make the feeds table follow the config: new feeds are due soon (jittered, no herd)."""
+    """Make the feeds table follow the config: new feeds are due soon (jittered, no herd).
+
+    A feed whose config URL changed starts afresh (validators, errors, a 410 disable, a pending
+    move); one whose stored URL moved through a confirmed 301 keeps it while the config still
+    names the old URL. A pinned `interval` is applied; an adaptive one is kept across restarts.
+    """
+    add_missing_columns(store.engine)
     with store.write() as s:
         rows = {r.name: r for r in s.exec(select(FeedState)).all()}
         for f in feeds:
@@ -41,24 +58,39 @@ def sync_feeds(store: Store, feeds: Sequence[FeedConfig], now: datetime, default
                     FeedState(
                         name=f.name,
                         url=f.url,
+                        config_url=f.url,
                         next_poll_at=now + timedelta(seconds=jitter),
                         interval=interval,
                     )
                 )
-            else:
-                if row.url != f.url:
-                    row.url, row.etag, row.last_modified, row.body_hash = f.url, None, None, None
-                    row.next_poll_at = now
-                row.interval = interval
-                s.add(row)
+                continue
+            configured = row.config_url if row.config_url is not None else row.url
+            if configured != f.url:
+                _restart(row, f.url, now)
+            row.config_url = f.url
+            if f.interval is not None:
+                row.interval = f.interval
+            s.add(row)
+
+
+def _restart(row: FeedState, url: str, now: datetime) -> None:
+    row.url, row.etag, row.last_modified, row.body_hash = url, None, None, None
+    row.moved_to, row.moved_seen = None, 0
+    row.disabled_at, row.disabled_reason = None, None
+    row.consecutive_errors, row.first_error_at, row.last_error = 0, None, None
+    row.next_poll_at = now
 
 
 def due_feeds(store: Store, now: datetime, names: Sequence[str]) -> list[str]:
-    """Names of configured feeds whose next poll time has come, most overdue first."""
+    """Names of configured, enabled feeds whose next poll time has come, most overdue first."""
     with store.read() as s:
         rows = s.exec(
             select(FeedState.name)
-            .where(col(FeedState.next_poll_at) <= now, col(FeedState.name).in_(list(names)))
+            .where(
+                col(FeedState.next_poll_at) <= now,
+                col(FeedState.name).in_(list(names)),
+                col(FeedState.disabled_at).is_(None),
+            )
             .order_by(col(FeedState.next_poll_at))
         ).all()
     return list(rows)
@@ -78,14 +110,53 @@ def apply_update(row: FeedState, update: FeedUpdate) -> None:
     row.last_polled_at = update.polled_at
     row.next_poll_at = update.next_poll_at
     row.last_status = update.status
+    if update.interval is not None:
+        row.interval = update.interval
     if update.error is None:
         row.last_error = None
         row.consecutive_errors = 0
+        row.first_error_at = None
         row.last_success_at = update.polled_at
         if update.status != 304:
             row.etag, row.last_modified = update.etag, update.last_modified
             row.body_hash = update.body_hash or row.body_hash
         row.stories_seen += update.new_stories
+        if update.item_rate is not None:
+            row.item_rate = update.item_rate
+        if update.publisher_interval is not None:
+            row.publisher_interval = update.publisher_interval
+        if update.new_stories:
+            row.last_new_at = update.polled_at
+            row.usual_gap = 1.0 / row.item_rate if row.item_rate else row.usual_gap
+        row.moved_to, row.moved_seen = update.moved_to, update.moved_seen
+        if update.url is not None:
+            row.url = update.url
+        if update.possible_gap:
+            row.possible_gaps += 1
+            row.last_gap_at = update.polled_at
     else:
         row.last_error = update.error
         row.consecutive_errors += 1
+        row.first_error_at = row.first_error_at or update.polled_at
+        if update.disabled_reason is not None:
+            row.disabled_at = update.polled_at
+            row.disabled_reason = update.disabled_reason
+
+
+def add_missing_columns(engine: Engine) -> None:
+    """Give a feeds table created by an older watcher the columns added since, with their
+    defaults, so an upgrade needs no manual step (`create_all` adds tables, never columns)."""
+    inspector = inspect(engine)
+    if not inspector.has_table("feeds"):
+        return
+    existing = {c["name"] for c in inspector.get_columns("feeds")}
+    table = FeedState.__table__  # type: ignore[attr-defined]
+    missing = [c for c in table.columns if c.name not in existing]
+    if not missing:
+        return
+    with engine.begin() as conn:
+        for column in missing:
+            kind = column.type.compile(dialect=engine.dialect)
+            default = column.default.arg if column.default is not None else None
+            clause = f" NOT NULL DEFAULT {default!r}" if isinstance(default, int | float) else ""
+            conn.execute(text(f'ALTER TABLE feeds ADD COLUMN "{column.name}" {kind}{clause}'))

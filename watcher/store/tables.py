@@ -31,6 +31,21 @@ class FeedState(SQLModel, table=True):
     last_polled_at: datetime | None = None
     last_success_at: datetime | None = None
     stories_seen: int = 0
+    # The URL the config gave; `url` may differ after a confirmed permanent redirect, and only a
+    # change of this one (an edit by the user) resets the feed's state.
+    config_url: str | None = Field(default=None, sa_column=Column(Text))
+    moved_to: str | None = Field(default=None, sa_column=Column(Text))  # 301/308 target, pending
+    moved_seen: int = 0
+    disabled_at: datetime | None = None  # set by 410; not polled until the config URL changes
+    disabled_reason: str | None = Field(default=None, sa_column=Column(Text))
+    first_error_at: datetime | None = None  # start of the current run of failures
+    item_rate: float | None = None  # new stories per second, time-weighted average
+    usual_gap: float | None = None  # seconds between stories when stories last came
+    publisher_interval: float | None = None  # ttl / sy:updatePeriod the feed itself declares
+    last_new_at: datetime | None = None
+    possible_gaps: int = 0
+    last_gap_at: datetime | None = None
+    health_alerted: str | None = Field(default=None, max_length=16)  # failing | silent | None
 
 
 class StoryRow(SQLModel, table=True):
@@ -99,6 +114,28 @@ class DeliveryRow(SQLModel, table=True):
     alert_id: int = Field(foreign_key="alerts.id", index=True)
     notifier: str = Field(max_length=200)
     target: int = 0
+    status: str = Field(default="pending", max_length=16)  # pending | sent | dead
+    attempts: int = 0
+    next_attempt_at: datetime
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    sent_at: datetime | None = None
+
+
+class HealthAlertRow(SQLModel, table=True):
+    """An alert about a feed itself (failing, recovered, silent, disabled), one row per notifier
+    target: written in the same transaction that records the feed's new health, so a crash
+    neither loses it nor sends it twice, and retried like story deliveries."""
+
+    __tablename__ = "health_alerts"
+    __table_args__ = (Index("ix_health_alert_due", "status", "next_attempt_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    feed: str = Field(max_length=200, index=True)
+    kind: str = Field(max_length=16)  # failing | recovered | silent | resumed | disabled
+    notifier: str = Field(max_length=200)
+    target: int = 0
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime
     status: str = Field(default="pending", max_length=16)  # pending | sent | dead
     attempts: int = 0
     next_attempt_at: datetime
