@@ -48,3 +48,12 @@ def test_every_command_documented() -> None:
             for flag in action.option_strings:
                 if flag.startswith("--") and flag not in ("--help",):
                     assert flag in README, f"{name} {flag} not in README"
+
+
+def test_readme_yaml_examples_are_valid_configs() -> None:
+    from watcher.config import parse_config
+
+    blocks = re.findall(r"```yaml\n(.*?)```", README, re.S)
+    assert blocks
+    for block in blocks:
+        parse_config("README.md", block, {"SMTP_USER": "u", "SMTP_PASS": "p"})

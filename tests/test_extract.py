@@ -16,8 +16,9 @@ needs_corpus = pytest.mark.skipif(not PAGES.is_dir(), reason="shared corpus not 
 
 
 @needs_corpus
-@pytest.mark.parametrize("page", sorted(PAGES.glob("tertam__*.html")) if PAGES.is_dir() else [],
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "page", sorted(PAGES.glob("tertam__*.html")) if PAGES.is_dir() else [], ids=lambda p: p.name
+)
 def test_tert_am_teasers_do_not_reach_the_body(page: Path) -> None:
     # These pages name Karabakh, Artsakh and Pashinyan dozens of times, all in teaser boxes.
     assert KEYWORDS.search(page.read_text(encoding="utf-8", errors="replace"))
@@ -36,8 +37,12 @@ def test_real_article_keeps_its_keywords() -> None:
 
 
 def test_link_lists_and_heading_grids_dropped_but_article_lists_kept() -> None:
-    teasers = "".join(f"<li><a href='/n{i}'>Karabakh headline number {i} today</a></li>" for i in range(8))
-    grid = "".join(f"<h3><a href='/g{i}'>Pashinyan grid headline {i}</a></h3><p></p>" for i in range(6))
+    teasers = "".join(
+        f"<li><a href='/n{i}'>Karabakh headline number {i} today</a></li>" for i in range(8)
+    )
+    grid = "".join(
+        f"<h3><a href='/g{i}'>Pashinyan grid headline {i}</a></h3><p></p>" for i in range(6)
+    )
     html = f"""<html><body><article><h1>Harvest season begins</h1>
     <p>Farmers across the region began the harvest this week, earlier than in previous years,
     citing a warm autumn and good rainfall over the summer months.</p>
@@ -54,16 +59,24 @@ def test_link_lists_and_heading_grids_dropped_but_article_lists_kept() -> None:
 
 def test_nothing_to_extract() -> None:
     assert extract_article(b"", "https://example.org/") is None
-    assert extract_article(b"<html><body><nav><a href='/'>Home</a></nav></body></html>", "https://example.org/") is None
+    assert (
+        extract_article(
+            b"<html><body><nav><a href='/'>Home</a></nav></body></html>", "https://example.org/"
+        )
+        is None
+    )
 
 
-@pytest.mark.parametrize(("text", "code"), [
-    ("Переговоры по Карабаху возобновились в Брюсселе в пятницу", "ru"),
-    ("Qarabağda sülh danışıqları davam edir, nazirlik bildirib", "az"),
-    ("Ղարաբաղի խաղաղության բանակցությունները վերսկսվել են", "hy"),
-    ("Karabağ barış müzakereleri yeniden başladı, bakanlık açıkladı", "tr"),
-    ("Peace talks on Karabakh resumed in Brussels on Friday", "en"),
-    ("ok", None),
-])
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("Переговоры по Карабаху возобновились в Брюсселе в пятницу", "ru"),
+        ("Qarabağda sülh danışıqları davam edir, nazirlik bildirib", "az"),
+        ("Ղարաբաղի խաղաղության բանակցությունները վերսկսվել են", "hy"),
+        ("Karabağ barış müzakereleri yeniden başladı, bakanlık açıkladı", "tr"),
+        ("Peace talks on Karabakh resumed in Brussels on Friday", "en"),
+        ("ok", None),
+    ],
+)
 def test_language_detection(text: str, code: str | None) -> None:
     assert detect_language(text) == code

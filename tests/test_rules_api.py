@@ -89,7 +89,9 @@ def test_query_errors_name_the_rule_position_and_expectation(
 def test_the_documented_example_message() -> None:
     with pytest.raises(RuleError) as info:
         RuleSet.compile([RuleSpec("karabakh-talks", query="@karabakh (peace OR talks")], LISTS)
-    assert str(info.value) == "rule 'karabakh-talks': expected ')' to close '(' opened at position 10"
+    assert (
+        str(info.value) == "rule 'karabakh-talks': expected ')' to close '(' opened at position 10"
+    )
 
 
 RULE_ERRORS = [

@@ -9,20 +9,38 @@ is caught here, recorded in that feed's state, and never stops the other feeds.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
+import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from watcher.config import Config, FeedConfig
+from watcher.config import Config, FeedConfig, format_duration
 from watcher.dedup import canonical_url, content_hash, identity_key, strip_tracking
 from watcher.errors import FetchError, WatcherError
 from watcher.extract import detect_language, extract_article
 from watcher.fetch import Fetcher, FetchLimits, status_error
+from watcher.health import record_health
 from watcher.notify import AlertStory, render_alert
-from watcher.parse import Entry, parse_feed
+from watcher.parse import Entry, ParsedFeed, parse_feed
+from watcher.polling import (
+    DISABLING_STATUSES,
+    RETRY_AFTER_STATUSES,
+    adaptive_interval,
+    backoff,
+    cache_max_age,
+    jitter,
+    possible_gap,
+    publisher_hint,
+    rate_from_dates,
+    retry_after,
+    syndication_period,
+    track_move,
+    update_rate,
+)
 from watcher.rules import Document, RuleMatch, RuleSet
 from watcher.store import (
     FeedUpdate,
@@ -34,6 +52,7 @@ from watcher.store import (
     known,
     save_poll,
 )
+from watcher.store.tables import FeedState
 
 log = logging.getLogger("watcher.poll")
 
@@ -42,7 +61,7 @@ FEED_ACCEPT = (
     "text/xml;q=0.9, */*;q=0.5"
 )
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
-ERROR_BACKOFF_CAP = 6 * 3600.0
+RETRY_AFTER_CAP = 6 * 3600.0  # a server cannot silence a feed for longer than this at once
 PAGE_FETCHES_PER_FEED = 4
 
 Clock = Callable[[], datetime]
@@ -75,6 +94,7 @@ def fetch_limits(config: Config) -> FetchLimits:
         concurrency=p.concurrency,
         per_host=p.per_host,
         allow_private_addresses=p.allow_private_addresses,
+        host_gap=p.host_gap,
         **({"user_agent": p.user_agent} if p.user_agent else {}),
     )
 
@@ -82,31 +102,18 @@ def fetch_limits(config: Config) -> FetchLimits:
 async def poll_feed(ctx: Context, feed: FeedConfig) -> PollReport:
     """Poll one feed and record the outcome; never raises for feed trouble."""
     started = time.monotonic()
-    try:
-        report = await _poll(ctx, feed)
-    except WatcherError as exc:
-        now = ctx.clock()
-        state = await asyncio.to_thread(feed_state, ctx.store, feed.name)
-        errors = (state.consecutive_errors if state else 0) + 1
-        interval = feed.interval or ctx.config.polling.interval
-        delay = min(ERROR_BACKOFF_CAP, interval * 2 ** min(errors - 1, 16))
-        status = getattr(exc, "status", None)
-        update = FeedUpdate(
-            polled_at=now,
-            next_poll_at=now + timedelta(seconds=delay),
-            status=status,
-            error=str(exc),
-        )
-        await asyncio.to_thread(save_poll, ctx.store, feed.name, update, ())
-        report = PollReport(feed.name, "error", error=str(exc))
-    report = PollReport(
-        report.feed,
-        report.status,
-        report.new,
-        report.matched,
-        report.error,
-        time.monotonic() - started,
-    )
+    state = await asyncio.to_thread(feed_state, ctx.store, feed.name)
+    if state is None:
+        report = PollReport(feed.name, "error", error="no state row; was the config synced?")
+    elif state.disabled_at is not None:
+        report = PollReport(feed.name, "disabled", error=state.disabled_reason)
+    else:
+        try:
+            report = await _poll(ctx, feed, state)
+        except WatcherError as exc:
+            report = await _record_failure(ctx, feed, state, exc, {})
+        await asyncio.to_thread(record_health, ctx.store, ctx.config, feed.name, ctx.clock())
+    report = dataclasses.replace(report, seconds=time.monotonic() - started)
     log.info(
         "poll feed=%s status=%s new=%d matched=%d duration=%.2fs%s",
         report.feed,
@@ -119,10 +126,45 @@ async def poll_feed(ctx: Context, feed: FeedConfig) -> PollReport:
     return report
 
 
-async def _poll(ctx: Context, feed: FeedConfig) -> PollReport:
-    state = await asyncio.to_thread(feed_state, ctx.store, feed.name)
-    if state is None:
-        raise WatcherError(f"feed {feed.name!r} has no state row; was the config synced?")
+async def _record_failure(
+    ctx: Context,
+    feed: FeedConfig,
+    state: FeedState,
+    exc: WatcherError,
+    headers: Mapping[str, str],
+) -> PollReport:
+    """Count the failure and back off: exponentially from the feed's interval up to
+    max_interval, never before a 429/503's Retry-After; a 410 disables the feed instead."""
+    now = ctx.clock()
+    p = ctx.config.polling
+    status = exc.status if isinstance(exc, FetchError) else None
+    error = str(exc)
+    delay = backoff(state.consecutive_errors + 1, state.interval, p.max_interval)
+    wait = None
+    if status in RETRY_AFTER_STATUSES:
+        wait = retry_after(_header(headers, "Retry-After"), now, RETRY_AFTER_CAP)
+    if wait is not None:
+        error += f"; the server asked to wait {format_duration(wait)} (Retry-After)"
+        delay = jitter(max(delay, wait), random.random(), only_later=True)
+    else:
+        delay = jitter(delay, random.random())
+    disabled = None
+    if status in DISABLING_STATUSES:
+        disabled = f"{error}; not polled again until feeds[].url changes in the config"
+        error = disabled
+        log.warning("feed %s disabled: %s", feed.name, error)
+    update = FeedUpdate(
+        polled_at=now,
+        next_poll_at=now + timedelta(seconds=delay),
+        status=status,
+        error=error,
+        disabled_reason=disabled,
+    )
+    await asyncio.to_thread(save_poll, ctx.store, feed.name, update, ())
+    return PollReport(feed.name, "disabled" if disabled else "error", error=error)
+
+
+async def _poll(ctx: Context, feed: FeedConfig, state: FeedState) -> PollReport:
     resp = await ctx.fetcher.get(
         state.url,
         etag=state.etag,
@@ -130,33 +172,97 @@ async def _poll(ctx: Context, feed: FeedConfig) -> PollReport:
         headers=dict(feed.headers),
         accept=FEED_ACCEPT,
     )
+    if resp.status >= 300 and not resp.not_modified:
+        return await _record_failure(ctx, feed, state, status_error(resp), resp.headers)
     now = ctx.clock()
-    interval = feed.interval or ctx.config.polling.interval
+    move = track_move(
+        state.url, state.moved_to, state.moved_seen, resp.url, resp.redirected_permanently
+    )
+    if move.adopt:
+        log.warning("feed %s moved permanently: %s -> %s", feed.name, state.url, move.adopt)
     update = FeedUpdate(
         polled_at=now,
-        next_poll_at=now + timedelta(seconds=interval),
+        next_poll_at=now,  # set below, once the interval is known
         status=resp.status,
         error=None,
-        etag=resp.headers.get("ETag"),
-        last_modified=resp.headers.get("Last-Modified"),
+        etag=_header(resp.headers, "ETag"),
+        last_modified=_header(resp.headers, "Last-Modified"),
+        moved_to=move.candidate,
+        moved_seen=move.seen,
+        url=move.adopt,
     )
+    max_age = cache_max_age(resp.headers)
     if resp.not_modified:
+        update = _schedule(ctx, feed, state, update, 0, None, max_age)
         await asyncio.to_thread(save_poll, ctx.store, feed.name, update, ())
         return PollReport(feed.name, "304")
-    if resp.status >= 400:
-        raise status_error(resp)
     body_hash = hashlib.sha256(resp.body).hexdigest()
-    update = FeedUpdate(**{**update.__dict__, "body_hash": body_hash})
+    update = dataclasses.replace(update, body_hash=body_hash)
     if body_hash == state.body_hash:
+        update = _schedule(ctx, feed, state, update, 0, None, max_age)
         await asyncio.to_thread(save_poll, ctx.store, feed.name, update, ())
         return PollReport(feed.name, "unchanged")
     parsed = await asyncio.to_thread(parse_feed, resp.body, resp.url, now, resp.headers)
     fresh = await _new_entries(ctx, feed, parsed.entries)
     items = await _build(ctx, feed, fresh, now)
-    update = FeedUpdate(**{**update.__dict__, "new_stories": len(items)})
+    update = dataclasses.replace(
+        update,
+        new_stories=len(items),
+        publisher_interval=publisher_hint(
+            parsed.ttl_seconds,
+            syndication_period(parsed.update_period, parsed.update_frequency),
+        ),
+        possible_gap=possible_gap(len(fresh), len(parsed.entries), state.body_hash is not None),
+    )
+    update = _schedule(ctx, feed, state, update, len(items), parsed, max_age)
     await asyncio.to_thread(save_poll, ctx.store, feed.name, update, items)
+    if update.possible_gap:
+        log.warning(
+            "feed %s: all %d items are new since the last poll; stories may have been missed",
+            feed.name,
+            len(parsed.entries),
+        )
     matched = sum(1 for i in items if i.matches)
     return PollReport(feed.name, str(resp.status), new=len(items), matched=matched)
+
+
+def _schedule(
+    ctx: Context,
+    feed: FeedConfig,
+    state: FeedState,
+    update: FeedUpdate,
+    new: int,
+    parsed: ParsedFeed | None,
+    max_age: float | None,
+) -> FeedUpdate:
+    """The feed's rhythm after a success: its new-item rate, then the interval and the
+    jittered next poll time that follow from it."""
+    p = ctx.config.polling
+    now = update.polled_at
+    if state.body_hash is None or state.last_success_at is None:
+        dated = parsed.entries if parsed is not None else ()
+        rate = rate_from_dates((e.published_at for e in dated), now) or state.item_rate
+    else:
+        elapsed = (now - state.last_success_at).total_seconds()
+        rate = update_rate(state.item_rate, new, elapsed)
+    hint = publisher_hint(update.publisher_interval or state.publisher_interval, max_age)
+    interval = adaptive_interval(
+        pinned=feed.interval,
+        default=p.interval,
+        lo=p.min_interval,
+        hi=p.max_interval,
+        rate=rate,
+        hint=hint,
+    )
+    delay = jitter(interval, random.random())
+    return dataclasses.replace(
+        update, interval=interval, item_rate=rate, next_poll_at=now + timedelta(seconds=delay)
+    )
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    wanted = name.lower()
+    return next((v for k, v in headers.items() if k.lower() == wanted), None)
 
 
 async def _new_entries(ctx: Context, feed: FeedConfig, entries: Sequence[Entry]) -> list[Entry]:

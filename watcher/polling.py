@@ -5,12 +5,12 @@ policy is tested without a clock, a server or a database; the pipeline applies i
 catalogue of outcomes follows rss2email's `_check_for_errors`, with Miniflux's mistake avoided
 (a feed is never dropped for good because it failed a few times):
 
-    304, or a 2xx body whose hash did not change   success, nothing to parse
-    2xx                                             success, parse
-    301/308 seen on MOVE_CONFIRMATIONS polls         the stored URL moves (302/307 never move it)
-    410                                             the feed is disabled until its config URL changes
-    429, 503                                        error; no retry before Retry-After (capped)
-    any other 4xx/5xx, timeout, parse failure       error; exponential backoff up to a cap, forever
+    304, or a 2xx body with an unchanged hash  success, nothing to parse
+    2xx                                        success, parse
+    301/308 on MOVE_CONFIRMATIONS polls         the stored URL moves (302/307 never move it)
+    410                                        disabled until the feed's config URL changes
+    429, 503                                   error; no retry before Retry-After (capped)
+    other 4xx/5xx, timeout, parse failure      error; exponential backoff to a cap, forever
 """
 
 from __future__ import annotations
@@ -199,6 +199,8 @@ def is_silent(gap: float | None, last_new_at: datetime | None, now: datetime) ->
     longer than its own rhythm: a wire moving every 10 minutes, silent for 3 hours."""
     if gap is None or last_new_at is None or gap > BUSY_GAP:
         return False
+    if last_new_at.tzinfo is None:  # SQLite hands back naive UTC
+        last_new_at = last_new_at.replace(tzinfo=UTC)
     quiet = (now - last_new_at).total_seconds()
     return quiet > max(SILENCE_FACTOR * gap, SILENCE_FLOOR)
 

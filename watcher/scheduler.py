@@ -24,6 +24,7 @@ from watchfiles import Change, awatch
 from watcher.config import Config, load_config
 from watcher.errors import ConfigError, WatcherError
 from watcher.fetch import Fetcher
+from watcher.health import deliver_health
 from watcher.logs import set_secrets
 from watcher.notify import deliver_due
 from watcher.pipeline import Context, PollReport, fetch_limits, poll_feed
@@ -51,6 +52,7 @@ async def run_once(
         ctx = Context(config=config, store=store, fetcher=fetcher, rules=rules, clock=clock)
         reports = await asyncio.gather(*(poll_feed(ctx, f) for f in config.feeds))
     await deliver_due(store, config, clock)
+    await deliver_health(store, config, clock)
     return list(reports)
 
 
@@ -177,5 +179,6 @@ class Daemon:
         async with self._deliver_lock:
             try:
                 await deliver_due(self.store, self.config, self.clock)
+                await deliver_health(self.store, self.config, self.clock)
             except Exception:
                 log.exception("delivery pass failed; pending deliveries stay queued")
