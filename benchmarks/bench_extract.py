@@ -41,8 +41,16 @@ def prf(got: str, truth: str) -> tuple[float, float, float]:
 
 
 def plain(html: bytes) -> str:
-    return trafilatura.extract(html, favor_precision=True, include_comments=False,
-                               include_tables=False, deduplicate=True) or ""
+    return (
+        trafilatura.extract(
+            html,
+            favor_precision=True,
+            include_comments=False,
+            include_tables=False,
+            deduplicate=True,
+        )
+        or ""
+    )
 
 
 def ours(html: bytes) -> str:
@@ -69,9 +77,13 @@ def main() -> None:
             body = trafilatura.html2txt(exp.read_bytes()) or ""
             truth_pages.append((html.read_bytes(), body))
     decoys = [p.read_bytes() for p in sorted(PAGES.glob("tertam__*.html"))]
-    print(f"{len(truth_pages)} pages with a truth text (scrapinghub, newspaper4k, readability), "
-          f"{len(decoys)} tert.am decoy pages")
-    print(f"{'extractor':<10} {'P med':>6} {'R med':>6} {'F1 med':>7} {'F1 mean':>8} {'ms/page med':>12} {'decoys hit':>11}")
+    print(
+        f"{len(truth_pages)} pages with a truth text (scrapinghub, newspaper4k, readability), "
+        f"{len(decoys)} tert.am decoy pages"
+    )
+    print(
+        f"{'extractor':<10} {'P med':>6} {'R med':>6} {'F1 med':>7} {'F1 mean':>8} {'ms/page med':>12} {'decoys hit':>11}"
+    )
     for name, fn in (("plain", plain), ("watcher", ours)):
         scores, times = [], []
         for html, body in truth_pages:
@@ -82,7 +94,9 @@ def main() -> None:
         hit = sum(bool(DECOY_TERMS.search(fn(html))) for html in decoys)
         p, r, f = (statistics.median(s[i] for s in scores) for i in range(3))
         fmean = statistics.mean(s[2] for s in scores)
-        print(f"{name:<10} {p:>6.3f} {r:>6.3f} {f:>7.3f} {fmean:>8.3f} {statistics.median(times):>12.1f} {hit:>5}/{len(decoys)}")
+        print(
+            f"{name:<10} {p:>6.3f} {r:>6.3f} {f:>7.3f} {fmean:>8.3f} {statistics.median(times):>12.1f} {hit:>5}/{len(decoys)}"
+        )
 
 
 if __name__ == "__main__":

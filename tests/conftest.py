@@ -26,19 +26,40 @@ class Route:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds before answering, to keep a request in flight
+    trickle: float = 0.0  # > 0: send the body one byte per this many seconds
 
 
 class FeedServer:
-    """Serves fixed routes and counts requests per path."""
+    """Serves fixed routes and counts requests per path, and the peak of requests in flight.
+
+    A route whose headers carry an ETag (or Last-Modified) answers a matching conditional
+    request with 304, as a well-behaved publisher does.
+    """
 
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
         self.hits: dict[str, int] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self.not_modified = 0  # 304s answered
+        lock = threading.Lock()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                with lock:
+                    server.in_flight += 1
+                    server.peak_in_flight = max(server.peak_in_flight, server.in_flight)
+                try:
+                    self._answer()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (deadline, size cap): that is the point
+                finally:
+                    with lock:
+                        server.in_flight -= 1
+
+            def _answer(self) -> None:
                 server.hits[self.path] = server.hits.get(self.path, 0) + 1
                 server.requests.append((self.path, dict(self.headers)))
                 route = server.routes.get(self.path)
@@ -49,11 +70,25 @@ class FeedServer:
                     return
                 if route.delay:
                     time.sleep(route.delay)
+                etag, modified = route.headers.get("ETag"), route.headers.get("Last-Modified")
+                if (etag and self.headers.get("If-None-Match") == etag) or (
+                    modified and self.headers.get("If-Modified-Since") == modified
+                ):
+                    server.not_modified += 1
+                    self.send_response(304)
+                    self.end_headers()
+                    return
                 self.send_response(route.status)
                 for k, v in route.headers.items():
                     self.send_header(k, v)
                 self.send_header("Content-Length", str(len(route.body)))
                 self.end_headers()
+                if route.trickle:
+                    for i in range(len(route.body)):
+                        self.wfile.write(route.body[i : i + 1])
+                        self.wfile.flush()
+                        time.sleep(route.trickle)
+                    return
                 self.wfile.write(route.body)
 
             def log_message(self, *args: Any) -> None:

@@ -409,3 +409,22 @@ def test_hit_marked_helper() -> None:
     hit = Hit("t", "body", "AA", "x AA y", 2, 4)
     assert hit.marked() == "x «AA» y"
     assert hit.marked("*", "*") == "x *AA* y"
+
+
+def test_matching_gives_the_names_match_gives() -> None:
+    specs = [
+        RuleSpec("k", query="@karabakh NOT football"),
+        RuleSpec("scored", query="peace OR talks", min_score=3),
+        RuleSpec("feeds", query="peace", feeds=("apa",)),
+        RuleSpec("near", query="Aliyev NEAR/3 Pashinyan"),
+    ]
+    rules = RuleSet.compile(specs, LISTS)
+    docs = [
+        Document(title="Карабах", body="peace"),
+        Document(title="peace talks", feed="apa"),
+        Document(title="", body="peace talks; Aliyev met Pashinyan"),
+        Document(title="Karabakh football"),
+    ]
+    names = [rules.matching(d) for d in docs]
+    assert names == [tuple(m.rule for m in rules.match(d)) for d in docs]
+    assert names == [("k",), ("scored", "feeds"), ("near",), ()]

@@ -33,8 +33,9 @@ class Backtest:
     outcomes: list[RuleOutcome]
 
 
-def backtest(config: Config, store: Store, since: datetime | None, rule: str | None = None
-             ) -> Backtest:  # fmt: skip
+def backtest(
+    config: Config, store: Store, since: datetime | None, rule: str | None = None
+) -> Backtest:
     rules = RuleSet.compile([r.spec for r in config.rules], config.term_lists)
     names = [n for n in rules.rule_names if rule is None or n == rule]
     outcomes = {n: RuleOutcome(n) for n in names}
@@ -44,8 +45,14 @@ def backtest(config: Config, store: Store, since: datetime | None, rule: str | N
     for batch in iter_stories(store, since):
         for st in batch:
             count += 1
-            doc = Document(title=st.title, summary=st.summary, body=st.body, feed=st.feed,
-                           tags=tags.get(st.feed, ()), language=st.language)  # fmt: skip
+            doc = Document(
+                title=st.title,
+                summary=st.summary,
+                body=st.body,
+                feed=st.feed,
+                tags=tags.get(st.feed, ()),
+                language=st.language,
+            )
             now = {m.rule for m in rules.match(doc)}
             for name, out in outcomes.items():
                 was = (st.id, name) in then

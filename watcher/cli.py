@@ -18,7 +18,7 @@ from typing import Any
 from watcher import __version__
 from watcher.config import Config, config_path, load_config, parse_duration
 from watcher.errors import ConfigError, WatcherError
-from watcher.logs import set_secrets, setup_logging
+from watcher.logs import mask, set_secrets, setup_logging
 
 log = logging.getLogger("watcher")
 
@@ -60,6 +60,25 @@ def build_parser() -> argparse.ArgumentParser:
     matches.add_argument("--since", metavar="AGE", help="only matches newer than this, e.g. 2h, 7d")
     matches.add_argument("--limit", type=int, default=None, metavar="N", help="at most N matches")
     matches.add_argument("--json", action="store_true", help="one JSON object per line")
+    ntest = sub.add_parser(
+        "notify-test", parents=[common], help="send a test alert through every URL of one notifier"
+    )
+    ntest.add_argument("notifier", metavar="NOTIFIER", help="a name under notifiers:")
+    deliveries = sub.add_parser(
+        "deliveries",
+        parents=[common],
+        help="list alert deliveries; `deliveries retry` requeues them",
+    )
+    deliveries.add_argument("action", nargs="?", choices=["retry"], help="requeue deliveries")
+    deliveries.add_argument("ids", nargs="*", type=int, metavar="ID", help="delivery ids to retry")
+    deliveries.add_argument("--all-dead", action="store_true", help="with retry: every dead one")
+    deliveries.add_argument(
+        "--status",
+        choices=["pending", "held", "sent", "dead", "failed"],
+        help="only deliveries in this state (failed: pending with an error)",
+    )
+    deliveries.add_argument("--limit", type=int, default=200, metavar="N", help="at most N rows")
+    deliveries.add_argument("--json", action="store_true", help="one JSON object per line")
     explain = sub.add_parser(
         "explain",
         parents=[common],
@@ -86,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the feeds of an OPML file as YAML entries for feeds:",
     )
     opml.add_argument("file", metavar="FILE", help="an OPML subscription list")
+    feeds = sub.add_parser(
+        "feeds", parents=[common], help="every feed's health: status, errors, next poll, gaps"
+    )
+    feeds.add_argument("--json", action="store_true", help="one JSON object per feed and line")
     return parser
 
 
@@ -252,6 +275,138 @@ def cmd_import_opml(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_feeds(args: argparse.Namespace) -> int:
+    config = _load(args)
+    from watcher.health import feed_report, format_report
+    from watcher.scheduler import utcnow
+    from watcher.store import Store, all_feed_states
+    from watcher.store.feeds import add_missing_columns
+
+    store = Store(config.database)
+    store.create_schema()
+    try:
+        add_missing_columns(store.engine)
+        now = utcnow()
+        report = feed_report(config, all_feed_states(store), now)
+    finally:
+        store.close()
+    if args.json:
+        for row in report:
+            print(json.dumps(row, ensure_ascii=False))
+    else:
+        print(format_report(report, now))
+    return EXIT_OK
+
+
+def cmd_notify_test(args: argparse.Namespace) -> int:
+    from watcher.notify import message_for, send_one
+    from watcher.scheduler import utcnow
+    from watcher.store import Claimed
+    from watcher.templates import alert_context
+    from watcher.url_mask import masked_url
+
+    config = _load(args)
+    notifier = config.notifier(args.notifier)
+    if notifier is None:
+        known = ", ".join(n.name for n in config.notifiers) or "none defined"
+        print(
+            f"no notifier named {args.notifier!r} in {config.path} (known: {known})",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    hit = {
+        "term": "watcher",
+        "field": "body",
+        "text": "watcher",
+        "snippet": "This is a test alert from watcher.",
+        "mark": [20, 27],
+    }
+    context = alert_context(
+        {
+            "title": "watcher test alert",
+            "url": "https://example.org/watcher-test",
+            "feed": "notify-test",
+            "published_at": utcnow().isoformat(),
+            "language": "en",
+            "summary": "",
+        },
+        [
+            {
+                "name": "notify-test",
+                "priority": "normal",
+                "score": 1,
+                "terms": ["watcher"],
+                "hits": [hit],
+            }
+        ],
+        matched_at=utcnow(),
+    )
+    claim = Claimed(
+        id=0,
+        alert_id=0,
+        notifier=notifier.name,
+        target=0,
+        attempts=0,
+        priority="normal",
+        kind="alert",
+        title="",
+        context=context,
+        rule_template=None,
+    )
+    failures = 0
+    for url in notifier.urls:
+        title, body, fmt = message_for(claim, notifier, url)
+        ok, error = asyncio.run(send_one(url, title, body, fmt))
+        outcome = "sent" if ok else f"FAILED: {mask(error, config.secrets)}"
+        print(f"{masked_url(url)}: {outcome}")
+        failures += not ok
+    return EXIT_OK if not failures else EXIT_FAILURE
+
+
+def cmd_deliveries(args: argparse.Namespace) -> int:
+    from watcher.scheduler import utcnow
+    from watcher.store import Store
+    from watcher.store.outbox import list_deliveries, retry
+
+    config = _load(args)
+    store = Store(config.database)
+    store.create_schema()
+    try:
+        if args.action == "retry":
+            if not args.ids and not args.all_dead:
+                print("deliveries retry: give delivery IDs or --all-dead", file=sys.stderr)
+                return EXIT_CONFIG
+            n = retry(store, utcnow(), args.ids, args.all_dead)
+            print(f"{n} deliver{'y' if n == 1 else 'ies'} requeued")
+            return EXIT_OK
+        status = "pending" if args.status == "failed" else args.status
+        rows = list_deliveries(store, status, args.limit)
+    finally:
+        store.close()
+    if args.status == "failed":
+        rows = [r for r in rows if r.last_error]
+    for r in rows:
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        k: (v.isoformat() if hasattr(v, "isoformat") else v)
+                        for k, v in r.__dict__.items()
+                    },
+                    ensure_ascii=False,
+                )
+            )
+        else:
+            when = (r.sent_at or r.next_attempt_at).strftime("%Y-%m-%d %H:%M")
+            print(
+                f"{r.id:>6}  {r.status:<7} {r.notifier}[{r.target}]  attempts={r.attempts}  "
+                f"{when}  {r.title}"
+            )
+            if r.last_error:
+                print(f"        last error: {r.last_error}")
+    return EXIT_OK
+
+
 COMMANDS = {
     "check": cmd_check,
     "run": cmd_run,
@@ -259,4 +414,7 @@ COMMANDS = {
     "import-opml": cmd_import_opml,
     "explain": cmd_explain,
     "backtest": cmd_backtest,
+    "feeds": cmd_feeds,
+    "notify-test": cmd_notify_test,
+    "deliveries": cmd_deliveries,
 }

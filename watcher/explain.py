@@ -52,8 +52,13 @@ async def load_article(target: str, config: Config) -> Article:
         text = clean_text(data.decode("utf-8", "replace"))
         title, _, body = text.partition("\n")
         ok = False
-    return Article(source=target, title=title, body=body, extracted=ok,
-                   language=detect_language(f"{title}\n{body}"))  # fmt: skip
+    return Article(
+        source=target,
+        title=title,
+        body=body,
+        extracted=ok,
+        language=detect_language(f"{title}\n{body}"),
+    )
 
 
 def explain(rules: RuleSet, article: Article, rule: str | None = None) -> list[Verdict]:

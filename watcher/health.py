@@ -23,12 +23,14 @@ from watcher.config import Config, format_duration
 from watcher.logs import mask
 from watcher.polling import is_silent
 from watcher.store.db import Store
-from watcher.store.outbox import BACKOFF_BASE, BACKOFF_CAP, MAX_ATTEMPTS
 from watcher.store.tables import FeedState, HealthAlertRow
 
 log = logging.getLogger("watcher.health")
 
 Clock = Callable[[], datetime]
+MAX_ATTEMPTS = 12  # then the alert is marked dead; the feed's state still shows the problem
+BACKOFF_BASE = 30.0  # seconds before the first retry of a failed send; doubles per attempt
+BACKOFF_CAP = 6 * 3600.0
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from watcher.errors import FetchError, WatcherError
 from watcher.extract import detect_language, extract_article
 from watcher.fetch import Fetcher, FetchLimits, status_error
 from watcher.health import record_health
-from watcher.notify import AlertStory, render_alert
+from watcher.notify import build_alerts
 from watcher.parse import Entry, ParsedFeed, parse_feed
 from watcher.polling import (
     DISABLING_STATUSES,
@@ -41,11 +41,10 @@ from watcher.polling import (
     track_move,
     update_rate,
 )
-from watcher.rules import Document, RuleMatch, RuleSet
+from watcher.rules import Document, RuleSet
 from watcher.store import (
     FeedUpdate,
     NewStory,
-    OutboxAlert,
     Store,
     StoryToSave,
     feed_state,
@@ -358,26 +357,8 @@ def _story_to_save(
         language=story.language,
     )
     matches = tuple(ctx.rules.match(doc))
-    return StoryToSave(story=story, matches=matches, alerts=_alerts(ctx.config, story, matches))
-
-
-def _alerts(
-    config: Config, story: NewStory, matches: Sequence[RuleMatch]
-) -> tuple[OutboxAlert, ...]:
-    """One alert per notifier, naming every rule that sent the story to it."""
-    by_notifier: dict[str, list[RuleMatch]] = {}
-    notify = {r.name: r.notify for r in config.rules}
-    for m in matches:
-        for name in notify.get(m.rule, ()):
-            by_notifier.setdefault(name, []).append(m)
-    alert_story = AlertStory(
-        title=story.title, url=story.url, feed=story.feed, published_at=story.published_at
-    )
-    out = []
-    for name, ms in by_notifier.items():
-        notifier = config.notifier(name)
-        if notifier is None:
-            continue
-        title, body = render_alert(alert_story, ms)
-        out.append(OutboxAlert(notifier=name, title=title, body=body, targets=len(notifier.urls)))
-    return tuple(out)
+    alert_story = {"title": story.title, "url": story.url, "feed": story.feed,
+                   "published_at": story.published_at, "language": story.language,
+                   "summary": story.summary}
+    alerts = build_alerts(ctx.config, alert_story, matches, now)
+    return StoryToSave(story=story, matches=matches, alerts=alerts)

@@ -26,7 +26,7 @@ from watcher.errors import ConfigError, WatcherError
 from watcher.fetch import Fetcher
 from watcher.health import deliver_health
 from watcher.logs import set_secrets
-from watcher.notify import deliver_due
+from watcher.notify import deliver_due, send_digests
 from watcher.pipeline import Context, PollReport, fetch_limits, poll_feed
 from watcher.reload import summarize
 from watcher.rules import RuleSet
@@ -51,9 +51,16 @@ async def run_once(
     async with Fetcher(fetch_limits(config)) as fetcher:
         ctx = Context(config=config, store=store, fetcher=fetcher, rules=rules, clock=clock)
         reports = await asyncio.gather(*(poll_feed(ctx, f) for f in config.feeds))
-    await deliver_due(store, config, clock)
+    await deliver_all(store, config, clock)
     await deliver_health(store, config, clock)
     return list(reports)
+
+
+async def deliver_all(store: Store, config: Config, clock: Callable[[], datetime]) -> None:
+    """Send every due delivery and digest; failed or postponed ones wait for a later pass."""
+    while sum(await deliver_due(store, config, clock)):
+        pass
+    await send_digests(store, config, clock)
 
 
 class Daemon:
@@ -88,17 +95,37 @@ class Daemon:
         )
         scheduler = AsyncIOScheduler(event_loop=loop, timezone=UTC)
         async with Fetcher(fetch_limits(self.config)) as fetcher:
-            self._ctx = Context(config=self.config, store=self.store, fetcher=fetcher,
-                                rules=self.rules, clock=self.clock)  # fmt: skip
-            scheduler.add_job(self._dispatch, "interval", seconds=DISPATCH_EVERY,
-                              next_run_time=datetime.now(UTC), max_instances=1, coalesce=True,
-                              id="dispatch")  # fmt: skip
-            scheduler.add_job(self._deliver, "interval", seconds=DELIVER_EVERY,
-                              max_instances=1, coalesce=True, id="deliver")  # fmt: skip
+            self._ctx = Context(
+                config=self.config,
+                store=self.store,
+                fetcher=fetcher,
+                rules=self.rules,
+                clock=self.clock,
+            )
+            scheduler.add_job(
+                self._dispatch,
+                "interval",
+                seconds=DISPATCH_EVERY,
+                next_run_time=datetime.now(UTC),
+                max_instances=1,
+                coalesce=True,
+                id="dispatch",
+            )
+            scheduler.add_job(
+                self._deliver,
+                "interval",
+                seconds=DELIVER_EVERY,
+                max_instances=1,
+                coalesce=True,
+                id="deliver",
+            )
             scheduler.start()
             watch = asyncio.create_task(self._watch_config(), name="watch-config")
-            log.info("watching %d feed(s) with %d rule(s)", len(self.config.feeds),
-                     len(self.config.rules))  # fmt: skip
+            log.info(
+                "watching %d feed(s) with %d rule(s)",
+                len(self.config.feeds),
+                len(self.config.rules),
+            )
             try:
                 await self._stop.wait()
             finally:
@@ -144,8 +171,9 @@ class Daemon:
             return Path(changed).name == path.name
 
         try:
-            async for _changes in awatch(path.parent, watch_filter=is_config,
-                                         stop_event=self._stop, debounce=400):  # fmt: skip
+            async for _changes in awatch(
+                path.parent, watch_filter=is_config, stop_event=self._stop, debounce=400
+            ):
                 await self.reload("file changed")
         except (OSError, RuntimeError) as exc:
             log.warning("not watching %s for changes (%s); SIGHUP still reloads", path, exc)
@@ -178,7 +206,7 @@ class Daemon:
     async def _deliver(self) -> None:
         async with self._deliver_lock:
             try:
-                await deliver_due(self.store, self.config, self.clock)
+                await deliver_all(self.store, self.config, self.clock)
                 await deliver_health(self.store, self.config, self.clock)
             except Exception:
                 log.exception("delivery pass failed; pending deliveries stay queued")

@@ -10,7 +10,9 @@ from watcher.config.model import (
     FeedConfig,
     NotifierConfig,
     PollingConfig,
+    QuietHours,
     RuleConfig,
+    Template,
 )
 
 __all__ = [
@@ -18,7 +20,9 @@ __all__ = [
     "FeedConfig",
     "NotifierConfig",
     "PollingConfig",
+    "QuietHours",
     "RuleConfig",
+    "Template",
     "config_path",
     "format_duration",
     "load_config",

@@ -13,8 +13,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path as FsPath
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import apprise
+from apscheduler.triggers.cron import CronTrigger
+from jinja2 import TemplateSyntaxError
 
 from watcher.config.durations import parse_duration
 from watcher.config.model import (
@@ -22,12 +25,15 @@ from watcher.config.model import (
     FeedConfig,
     NotifierConfig,
     PollingConfig,
+    QuietHours,
     RuleConfig,
+    Template,
 )
 from watcher.config.source import Path, Source, load_source
 from watcher.errors import ConfigError, ParseError, Problem
 from watcher.opml import parse_opml
 from watcher.rules import RuleSpec, validate_rules
+from watcher.templates import template_environment
 
 T = TypeVar("T")
 
@@ -49,6 +55,16 @@ POLLING_KEYS = {
 }
 FEED_KEYS = {"name", "url", "interval", "tags", "extract", "headers"}
 OPML_KEYS = {"opml", "tags", "interval", "extract"}
+NOTIFIER_KEYS = {
+    "urls",
+    "format",
+    "rate_limit",
+    "quiet_hours",
+    "digest",
+    "template",
+    "max_attempts",
+}
+FORMATS = ("auto", "text", "html", "markdown")
 RULE_KEYS = {
     "name",
     "query",
@@ -284,35 +300,78 @@ def _terms(src: Source, raw: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
 
 
 def _notifiers(src: Source, raw: Any) -> tuple[NotifierConfig, ...]:
+    """`name: URL`, `name: [URL, ...]`, or `name: {urls: [...], rate_limit: ..., ...}`."""
     if raw is None or not _mapping(src, raw, ("notifiers",)):
         return ()
     out = []
-    quiet = logging.getLogger("apprise")
     for name, value in raw.items():
         p: Path = ("notifiers", name)
         if not _NAME.match(name):
             src.problem(p, "notifier names use letters, digits, '-', '_' and '.'")
-        urls = _check(src, p, [value] if isinstance(value, str) else value, _str_list)
+        if isinstance(value, dict):
+            _unknown(src, value, p, NOTIFIER_KEYS)
+            urls = _req(src, value, (*p, "urls"), _str_list)
+            up: Path = (*p, "urls")
+        else:
+            urls, up, value = _check(src, p, value, _str_list), p, {}
         if urls is None:
             continue
         if not urls:
-            src.problem(p, "a notifier needs at least one apprise URL")
+            src.problem(up, "a notifier needs at least one apprise URL")
         for i, url in enumerate(urls):
-            level = quiet.level
-            quiet.setLevel(logging.CRITICAL)  # apprise logs the URL, with its secrets, on failure
-            try:
-                ok = apprise.Apprise().add(url)
-            finally:
-                quiet.setLevel(level)
-            if not ok:
-                scheme = url.partition("://")[0] or "(none)"
-                src.problem(
-                    (*p, i),
-                    f"apprise cannot use this URL (scheme {scheme!r}); check the scheme and its "
-                    "required parts at https://github.com/caronc/apprise/wiki",
-                )
-        out.append(NotifierConfig(name=name, urls=urls))
+            _apprise_url(src, (*up, i), url)
+        fmt = _opt(src, value, (*p, "format"), _string, "auto")
+        if fmt not in FORMATS:
+            src.problem((*p, "format"), f"format is one of {', '.join(FORMATS)}")
+        out.append(
+            NotifierConfig(
+                name=name,
+                urls=urls,
+                format=fmt,
+                rate_limit=_opt(src, value, (*p, "rate_limit"), _rate, None),
+                quiet_hours=_quiet_hours(src, value.get("quiet_hours"), (*p, "quiet_hours")),
+                digest=_opt(src, value, (*p, "digest"), _digest, None),
+                template=_template(src, value.get("template"), (*p, "template")),
+                max_attempts=_opt(src, value, (*p, "max_attempts"), _positive_int, 12),
+            )
+        )
     return tuple(out)
+
+
+def _apprise_url(src: Source, path: Path, url: str) -> None:
+    quiet = logging.getLogger("apprise")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)  # apprise logs the URL, with its secrets, on failure
+    try:
+        ok = apprise.Apprise().add(url)
+    finally:
+        quiet.setLevel(level)
+    if not ok:
+        scheme = url.partition("://")[0] or "(none)"
+        src.problem(
+            path,
+            f"apprise cannot use this URL (scheme {scheme!r}); check the scheme "
+            "and its required parts at https://github.com/caronc/apprise/wiki",
+        )
+
+
+def _quiet_hours(src: Source, raw: Any, p: Path) -> QuietHours | None:
+    if raw is None or not _mapping(src, raw, p):
+        return None
+    _unknown(src, raw, p, {"start", "end", "timezone"})
+    start = _req(src, raw, (*p, "start"), _clock_time)
+    end = _req(src, raw, (*p, "end"), _clock_time)
+    zone = _opt(src, raw, (*p, "timezone"), _timezone, "UTC")
+    return QuietHours(start, end, zone) if start and end else None
+
+
+def _template(src: Source, raw: Any, p: Path) -> Template | None:
+    if raw is None or not _mapping(src, raw, p):
+        return None
+    _unknown(src, raw, p, {"title", "body"})
+    title = _opt(src, raw, (*p, "title"), _jinja, None)
+    body = _opt(src, raw, (*p, "body"), _jinja, None)
+    return Template(title=title, body=body)
 
 
 def _rules(
@@ -361,7 +420,8 @@ def _rules(
             min_score=_opt(src, item, (*p, "min_score"), _number, 0.0),
             priority=priority,
         )
-        rules.append(RuleConfig(spec=spec, notify=notify))
+        template = _template(src, item.get("template"), (*p, "template"))
+        rules.append(RuleConfig(spec=spec, notify=notify, template=template))
         paths.append(p)
     by_name = {r.name: path for r, path in zip(rules, paths, strict=True)}
     for err in validate_rules([r.spec for r in rules], terms):
@@ -425,6 +485,51 @@ def _positive_int(v: Any) -> int:
 
 def _duration(v: Any) -> float:
     return parse_duration(v)
+
+
+def _rate(v: Any) -> tuple[int, float]:
+    count, slash, per = str(v).partition("/")
+    if not slash or not count.strip().isdigit() or int(count) < 1:
+        raise ValueError(f"expected messages/period like 20/1m or 100/1h, got {v!r}")
+    return int(count), parse_duration(per.strip())
+
+
+def _clock_time(v: Any) -> str:
+    s = _string(v).strip()
+    m = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", s)
+    if not m:
+        raise ValueError(f"expected a time of day like 22:00, got {v!r}")
+    return f"{int(m.group(1)):02d}:{m.group(2)}"
+
+
+def _timezone(v: Any) -> str:
+    s = _string(v)
+    try:
+        ZoneInfo(s)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {s!r}; use an IANA name like Asia/Baku") from exc
+    return s
+
+
+def _digest(v: Any) -> str:
+    s = str(v).strip()
+    if len(s.split()) == 5:
+        try:
+            CronTrigger.from_crontab(s, timezone="UTC")
+        except ValueError as exc:
+            raise ValueError(f"invalid cron expression {s!r}: {exc}") from exc
+        return s
+    parse_duration(s)
+    return s
+
+
+def _jinja(v: Any) -> str:
+    s = _string(v)
+    try:
+        template_environment().parse(s)
+    except TemplateSyntaxError as exc:
+        raise ValueError(f"template syntax error on its line {exc.lineno}: {exc.message}") from exc
+    return s
 
 
 def _size(v: Any) -> int:

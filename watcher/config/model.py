@@ -34,15 +34,37 @@ class PollingConfig:
 
 
 @dataclass(frozen=True)
+class QuietHours:
+    start: str  # "HH:MM", local to `timezone`
+    end: str
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class Template:
+    """Jinja2 source for an alert's title and body (rendered in a sandbox)."""
+
+    title: str | None = None
+    body: str | None = None
+
+
+@dataclass(frozen=True)
 class NotifierConfig:
     name: str
     urls: tuple[str, ...]
+    format: str = "auto"  # auto (by service) | text | html | markdown
+    rate_limit: tuple[int, float] | None = None  # (messages, per seconds), per target URL
+    quiet_hours: QuietHours | None = None
+    digest: str | None = None  # a duration ("30m") or a 5-field cron expression
+    template: Template | None = None
+    max_attempts: int = 12
 
 
 @dataclass(frozen=True)
 class RuleConfig:
     spec: RuleSpec
     notify: tuple[str, ...] = ()
+    template: Template | None = None
 
     @property
     def name(self) -> str:

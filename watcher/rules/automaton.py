@@ -20,8 +20,10 @@ from typing import Any
 import ahocorasick
 
 from watcher.rules.normalise import (
+    FOLD,
     MODES,
     PLACEHOLDER,
+    ascii_fold_stream,
     normalise_words,
     split_words,
     word_pattern,
@@ -66,7 +68,9 @@ def pattern_key(words: Iterable[Word], mode: str) -> tuple[str, bool]:
     """The automaton key for a term: its words normalised exactly as document text is."""
     tokens: list[str] = []
     prefix = False
+    written = 0
     for word in words:
+        written += sum(map(len, split_words(word.text)))
         normalised = normalise_words(split_words(word.text), mode)
         if not normalised:
             raise PatternError(f"{word.text!r} has no letters or digits")
@@ -74,7 +78,9 @@ def pattern_key(words: Iterable[Word], mode: str) -> tuple[str, bool]:
         prefix = word.prefix
     if all(t == PLACEHOLDER for t in tokens):
         raise PatternError("the term has no letters or digits that can be searched")
-    if prefix and len(tokens[-1]) < MIN_PREFIX_CHARS:
+    # Letters counted as written over the whole term: transliteration can shrink a word
+    # (Arabic drops vowels) and a Han character is a word of its own.
+    if prefix and written < MIN_PREFIX_CHARS:
         raise PatternError(
             f"a prefix wildcard needs at least {MIN_PREFIX_CHARS} letters before '*'"
         )
@@ -82,28 +88,76 @@ def pattern_key(words: Iterable[Word], mode: str) -> tuple[str, bool]:
 
 
 class FieldScan:
-    """One field of one document after scanning: occurrences per pattern id."""
+    """One field of one document after scanning.
 
-    def __init__(self, text: str, occ: dict[int, list[Span]]) -> None:
+    `occ` maps each pattern id found to the stream offsets where its occurrences end; turning
+    those into word spans costs a binary search each, so it is done lazily, per pattern, only
+    for what proximity or a snippet needs. Most hits are never looked at again: membership
+    (`pid in occ`) is all boolean evaluation needs.
+    """
+
+    def __init__(self, text: str, meta: _Meta) -> None:
         self.text = text
-        self.occ = occ
-        self._spans: list[tuple[int, int]] = []
+        self.occ: dict[int, list[int]] = {}
+        self._meta = meta
+        self.streams: dict[str, str] = {}
+        self._norm: dict[str, list[str]] = {}
+        self._starts: dict[str, list[int]] = {}
+        self._spans: dict[int, list[Span]] = {}
+        self._chars: list[tuple[int, int]] = []
         self._words: Iterator[re.Match[str]] | None = None
         self.snippets: dict[Span, tuple[str, str, int, int]] = {}
         """Cut snippets by span, so rules sharing a hit share the work."""
 
+    def _span(self, pid: int, end: int) -> Span:
+        meta = self._meta
+        mode = meta.modes[pid]
+        starts = self._starts.get(mode)
+        if starts is None:  # word start offsets in that mode's stream
+            # Without the word list (the ASCII fast path) every word is one token.
+            norm = self._norm.get(mode) or self.streams[mode].split()
+            starts = self._starts[mode] = list(
+                accumulate(map((1).__add__, map(len, norm)), initial=1)
+            )
+        first = bisect_right(starts, end - meta.lengths[pid] + 2) - 1
+        if meta.single[pid]:
+            return first, first
+        return first, bisect_right(starts, end - meta.backs[pid]) - 1
+
+    def spans(self, pid: int) -> list[Span]:
+        """Every occurrence of a pattern as (first word, last word), in text order."""
+        spans = self._spans.get(pid)
+        if spans is None:
+            ends = self.occ.get(pid, [])
+            spans = self._spans[pid] = [self._span(pid, end) for end in ends]
+        return spans
+
+    def first_span(self, pid: int) -> Span:
+        spans = self._spans.get(pid)
+        return spans[0] if spans else self._span(pid, self.occ[pid][0])
+
     def char_span(self, span: Span) -> tuple[int, int]:
         """Original character offsets of a word span. Words are located lazily, only as far
         as the last one asked for: hits are mostly early, documents can be megabytes."""
-        spans = self._spans
-        if len(spans) <= span[1]:
+        chars = self._chars
+        if len(chars) <= span[1]:
             if self._words is None:
                 self._words = word_pattern().finditer(self.text)
             for m in self._words:
-                spans.append(m.span())
-                if len(spans) > span[1]:
+                chars.append(m.span())
+                if len(chars) > span[1]:
                     break
-        return spans[span[0]][0], spans[span[1]][1]
+        return chars[span[0]][0], chars[span[1]][1]
+
+
+@dataclass(frozen=True)
+class _Meta:
+    """Per pattern id: its mode, key length, 0/1 trailing space, and whether it is one word."""
+
+    modes: tuple[str, ...]
+    lengths: tuple[int, ...]
+    backs: tuple[int, ...]
+    single: tuple[bool, ...]
 
 
 class Automata:
@@ -115,36 +169,42 @@ class Automata:
             auto = self._by_mode.get(pattern.mode)
             if auto is None:
                 auto = self._by_mode[pattern.mode] = ahocorasick.Automaton()
-            back = 0 if pattern.prefix else 1
-            single = " " not in pattern.key.strip()
-            auto.add_word(pattern.key, (pid, len(pattern.key), back, single))
+            auto.add_word(pattern.key, pid)
         for auto in self._by_mode.values():
             auto.make_automaton()
-        self.pattern_count = len(table.patterns)
+        patterns = table.patterns
+        self._meta = _Meta(
+            modes=tuple(p.mode for p in patterns),
+            lengths=tuple(len(p.key) for p in patterns),
+            backs=tuple(0 if p.prefix else 1 for p in patterns),
+            single=tuple(" " not in p.key.strip() for p in patterns),
+        )
+        self.pattern_count = len(patterns)
 
     def scan(self, fields: Mapping[str, str]) -> dict[str, FieldScan]:
         return {name: self._scan_field(text) for name, text in fields.items()}
 
     def _scan_field(self, text: str) -> FieldScan:
-        occ: dict[int, list[Span]] = {}
+        scan = FieldScan(text, self._meta)
         if not text or not self._by_mode:
-            return FieldScan(text, occ)
-        words = split_words(text)
+            return scan
+        occ = scan.occ
+        words: list[str] | None = None
         for mode in MODES:
             auto = self._by_mode.get(mode)
             if auto is None:
                 continue
-            norm = normalise_words(words, mode)
-            stream = " " + " ".join(norm) + " "
-            starts: list[int] | None = None
-            for end, (pid, length, back, single) in auto.iter(stream):
-                if starts is None:  # word start offsets in the stream, built on the first hit
-                    starts = list(accumulate(map((1).__add__, map(len, norm)), initial=1))
-                first = bisect_right(starts, end - length + 2) - 1
-                last = first if single else bisect_right(starts, end - back) - 1
-                spans = occ.get(pid)
-                if spans is None:
-                    occ[pid] = [(first, last)]
+            stream = ascii_fold_stream(text) if mode == FOLD else None
+            if stream is None:
+                if words is None:
+                    words = split_words(text)
+                norm = scan._norm[mode] = normalise_words(words, mode)
+                stream = " " + " ".join(norm) + " "
+            scan.streams[mode] = stream
+            for end, pid in auto.iter(stream):
+                ends = occ.get(pid)
+                if ends is None:
+                    occ[pid] = [end]
                 else:
-                    spans.append((first, last))
-        return FieldScan(text, occ)
+                    ends.append(end)
+        return scan

@@ -64,19 +64,22 @@ class Leaf:
     order: int
 
     def holds(self, scan: Scan) -> bool:
-        return any(self.pid in scan[f].occ for f in self.fields)
+        for f in self.fields:  # noqa: SIM110 (hot path: a loop, not a generator per call)
+            if self.pid in scan[f].occ:
+                return True
+        return False
 
     def spans(self, scan: Scan, field: str) -> list[Span]:
-        return scan[field].occ.get(self.pid, []) if field in self.fields else []
+        return scan[field].spans(self.pid) if field in self.fields else []
 
     def why_not(self, scan: Scan) -> str:
         return f"needs {quoted(self.source)}: not found{_where(self.fields)}"
 
     def collect(self, scan: Scan, out: list[Found], everything: bool) -> None:
         for f in self.fields:
-            spans = scan[f].occ.get(self.pid)
-            if spans:
-                out.append((self.order, self.source, f, spans[0]))
+            field_scan = scan[f]
+            if self.pid in field_scan.occ:
+                out.append((self.order, self.source, f, field_scan.first_span(self.pid)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,13 +100,16 @@ class AnyOf:
     orders: Sequence[int] = ()
 
     def holds(self, scan: Scan) -> bool:
-        return any(not scan[f].occ.keys().isdisjoint(self.pids) for f in self.fields)
+        for f in self.fields:  # noqa: SIM110 (hot path: a loop, not a generator per call)
+            if not scan[f].occ.keys().isdisjoint(self.pids):
+                return True
+        return False
 
     def spans(self, scan: Scan, field: str) -> list[Span]:
         if field not in self.fields:
             return []
-        occ = scan[field].occ
-        found = [occ[p] for p in self.pids.intersection(occ.keys())]
+        field_scan = scan[field]
+        found = [field_scan.spans(p) for p in self.pids.intersection(field_scan.occ.keys())]
         return found[0] if len(found) == 1 else list(merge(*found))
 
     def why_not(self, scan: Scan) -> str:
@@ -115,11 +121,12 @@ class AnyOf:
     def collect(self, scan: Scan, out: list[Found], everything: bool) -> None:
         orders = self.orders
         for f in self.fields:
-            occ = scan[f].occ
-            for pid in self.pids.intersection(occ.keys()):
+            field_scan = scan[f]
+            for pid in self.pids.intersection(field_scan.occ.keys()):
+                span = field_scan.first_span(pid)
                 for i in self.members[pid]:
                     order = orders[i] if orders else self.base + i
-                    out.append((order, self.labels[i], f, occ[pid][0]))
+                    out.append((order, self.labels[i], f, span))
 
 
 def _alternatives(sources: Sequence[str]) -> str:

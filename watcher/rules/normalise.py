@@ -111,6 +111,11 @@ but no CJK, Hangul, emoji) can take the fast tokenizer path."""
 
 
 @cache
+def _beyond_fast() -> re.Pattern[str]:
+    return re.compile(f"[{_FAST_BELOW}-\U0010ffff]")  # one range: a fast C scan
+
+
+@cache
 def _separators() -> re.Pattern[str]:
     """Characters below _FAST_BELOW that always separate words (punctuation, symbols, "_"),
     except whitespace and apostrophes, which split() and the word regex handle."""
@@ -129,7 +134,7 @@ def split_words(text: str) -> list[str]:
     marks) go through the regex, which gives the same words because every cut made here is
     at a character the regex also treats as a separator.
     """
-    if not text or max(text) >= _FAST_BELOW or "ʼ" in text or "ʻ" in text:
+    if not text or _beyond_fast().search(text) or "ʼ" in text or "ʻ" in text:
         return word_pattern().findall(text)  # (ʼ and ʻ are apostrophes that isalnum accepts)
     tokens = _separators().sub(" ", text).split()
     if all(map(str.isalnum, tokens)):
@@ -194,6 +199,41 @@ def normalise_words(words: Sequence[str], mode: str) -> list[str]:
         return [memo[w] for w in words]
     except KeyError:
         return [normalise_word(w, mode) for w in words]
+
+
+_NON_ASCII_APOSTROPHES: Final = "".join(
+    c for c in APOSTROPHES if not c.isascii() and not c.isalnum()
+)
+
+
+@cache
+def _not_ascii_fold() -> re.Pattern[str]:
+    """Any character that is neither ASCII nor a separator/apostrophe below _FAST_BELOW."""
+    seps = _separators().pattern[1:-2]  # the class body of "[...]+"
+    apos = re.escape(_NON_ASCII_APOSTROPHES)
+    spaces = "".join(c for c in map(chr, range(0x80, ord(_FAST_BELOW))) if c.isspace())
+    return re.compile(f"[^\x00-\x7f{seps}{apos}{spaces}]")
+
+
+_POSSESSIVE_ASCII = re.compile(r"(?<=[A-Za-z0-9]['`])[sS](?![A-Za-z0-9])")
+
+
+def ascii_fold_stream(text: str) -> str | None:
+    """The fold-mode stream (" w1 w2 ... ") for text whose letters and digits are all ASCII,
+    built with a few C-level passes instead of per-word work; None for any other text.
+
+    Equal to " " + " ".join(normalise_words(split_words(text), FOLD)) + " " by construction
+    (and by test): for ASCII letters and digits NFKC, casefold and anyascii are all just
+    lower(), and every other character allowed here separates words.
+    """
+    if _not_ascii_fold().search(text):
+        return None
+    for apostrophe in _NON_ASCII_APOSTROPHES:
+        if apostrophe in text:
+            text = text.replace(apostrophe, "'")
+    text = _POSSESSIVE_ASCII.sub("", text)
+    text = _separators().sub(" ", text).replace("'", " ").replace("`", " ")
+    return " " + " ".join(text.lower().split()) + " "
 
 
 def normalise_text(text: str, mode: str = FOLD) -> str:

@@ -14,7 +14,7 @@ found in: title 3, summary 2, body 1. A proximity expression counts as one term.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from watcher.errors import RuleError
 from watcher.rules.automaton import Automata, FieldScan, Span
@@ -110,24 +110,47 @@ class RuleSet:
     def _scan(self, doc: Document) -> Scan:
         return self._automata.scan({"title": doc.title, "summary": doc.summary, "body": doc.body})
 
+    def _candidates(self, doc: Document, scan: Scan) -> Iterator[CompiledRule]:
+        """Rules that pass the filters and whose tree holds, in spec order (before scoring:
+        min_score is the caller's last step)."""
+        candidates: set[int] = set()
+        by_pid = self._by_pid
+        for field_scan in scan.values():
+            for pid in field_scan.occ:
+                rules = by_pid.get(pid)
+                if rules:
+                    candidates.update(rules)
+        for index in sorted(candidates):
+            rule = self._rules[index]
+            if _filtered(rule.spec, doc) is None and rule.root.holds(scan):
+                yield rule
+
     def match(self, doc: Document) -> list[RuleMatch]:
         """Matching rules only, in spec order."""
         scan = self._scan(doc)
-        candidates: set[int] = set()
-        for field_scan in scan.values():
-            for pid in field_scan.occ:
-                candidates.update(self._by_pid.get(pid, ()))
         matches: list[RuleMatch] = []
-        for index in sorted(candidates):
-            rule = self._rules[index]
-            if _filtered(rule.spec, doc) is not None or not rule.root.holds(scan):
-                continue
+        for rule in self._candidates(doc, scan):
             found: list[Found] = []
             rule.root.collect(scan, found, False)
             terms, hits, score = _summarise(found, scan)
             if score >= rule.spec.min_score:
                 matches.append(RuleMatch(rule.spec.name, terms, hits, score, rule.spec.priority))
         return matches
+
+    def matching(self, doc: Document) -> tuple[str, ...]:
+        """Names of the rules `match` would return, without cutting hits and snippets: for
+        backtests and counts, where only the verdict matters (several times cheaper when
+        many rules match)."""
+        scan = self._scan(doc)
+        names = []
+        for rule in self._candidates(doc, scan):
+            if rule.spec.min_score > 0:
+                found: list[Found] = []
+                rule.root.collect(scan, found, False)
+                if _score(found) < rule.spec.min_score:
+                    continue
+            names.append(rule.spec.name)
+        return tuple(names)
 
     def explain(self, doc: Document) -> list[Verdict]:
         """A verdict for every rule, with the failing part spelled out."""
@@ -176,6 +199,13 @@ def _cut(field_scan: FieldScan, span: Span) -> tuple[str, str, int, int]:
             *make_snippet(text, start, end),
         )
     return cut
+
+
+def _score(found: list[Found]) -> float:
+    best: dict[str, int] = {}
+    for _, term, field, _ in found:
+        best[term] = max(best.get(term, 0), FIELD_WEIGHTS[field])
+    return float(sum(best.values()))
 
 
 def _summarise(found: list[Found], scan: Scan) -> tuple[tuple[str, ...], tuple[Hit, ...], float]:

@@ -9,11 +9,12 @@ from watcher.store.matches import (
     list_matches,
     matched_pairs,
 )
-from watcher.store.outbox import DueDelivery, due_deliveries, mark_failed, mark_sent, pending_count
-from watcher.store.stories import Known, NewStory, OutboxAlert, StoryToSave, known, save_poll
+from watcher.store.outbox import Claimed, DeliveryInfo, OutboxAlert
+from watcher.store.stories import Known, NewStory, StoryToSave, known, save_poll
 
 __all__ = [
-    "DueDelivery",
+    "Claimed",
+    "DeliveryInfo",
     "FeedUpdate",
     "Known",
     "NewStory",
@@ -23,16 +24,12 @@ __all__ = [
     "StoredStory",
     "StoryToSave",
     "all_feed_states",
-    "due_deliveries",
     "due_feeds",
     "feed_state",
     "iter_stories",
     "known",
     "list_matches",
-    "mark_failed",
-    "mark_sent",
     "matched_pairs",
-    "pending_count",
     "save_poll",
     "sync_feeds",
 ]

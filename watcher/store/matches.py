@@ -83,8 +83,18 @@ def iter_stories(
             rows = s.exec(q.order_by(col(StoryRow.id)).limit(batch)).all()
         if not rows:
             return
-        yield [StoredStory(id=r.id or 0, feed=r.feed, title=r.title, summary=r.summary,
-                           body=r.body, language=r.language, url=r.url) for r in rows]  # fmt: skip
+        yield [
+            StoredStory(
+                id=r.id or 0,
+                feed=r.feed,
+                title=r.title,
+                summary=r.summary,
+                body=r.body,
+                language=r.language,
+                url=r.url,
+            )
+            for r in rows
+        ]
         last = rows[-1].id or last
 
 

@@ -1,82 +1,280 @@
-"""The delivery side of the outbox: which deliveries are due, and their outcome."""
+"""The alert outbox: alerts and their per-target deliveries, claimed under a lease and marked.
+
+A sender claims due rows by writing its name and a lease expiry into them (with
+`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's `BEGIN IMMEDIATE` serialises claimers), sends,
+then marks each row. A process that dies mid-send leaves rows whose lease expires, and another
+pass reclaims them: an alert is never lost, and is sent twice only if the process died between
+a send and its mark.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlmodel import col, select
+from sqlalchemy import func, or_, update
+from sqlmodel import Session, col, select
 
 from watcher.store.db import Store
-from watcher.store.tables import AlertRow, DeliveryRow
+from watcher.store.tables import AlertRow, DeliveryRow, DigestState, StoryRow
 
-MAX_ATTEMPTS = 12
-BACKOFF_BASE = 30.0  # seconds; doubles per failed attempt
-BACKOFF_CAP = 6 * 3600.0
+LEASE_SECONDS = 120.0
 
 
 @dataclass(frozen=True)
-class DueDelivery:
+class OutboxAlert:
+    """An alert to write with its story: one delivery row per target URL of the notifier."""
+
+    notifier: str
+    title: str
+    context: dict[str, Any]
+    targets: int
+    kind: str = "alert"
+    priority: str = "normal"
+    held: bool = False  # waits for the notifier's digest
+    rule_template: dict[str, str | None] | None = None
+
+
+@dataclass(frozen=True)
+class Claimed:
     id: int
+    alert_id: int
     notifier: str
     target: int
     attempts: int
+    priority: str
+    kind: str
     title: str
-    body: str
+    context: dict[str, Any]
+    rule_template: dict[str, str | None] | None
 
 
-def due_deliveries(store: Store, now: datetime, limit: int = 200) -> list[DueDelivery]:
+def add_alert(s: Session, story_id: int, a: OutboxAlert, now: datetime) -> None:
+    """In the caller's transaction, so the alert commits with its match or not at all."""
+    alert = AlertRow(
+        story_id=story_id,
+        notifier=a.notifier,
+        kind=a.kind,
+        priority=a.priority,
+        title=a.title,
+        context=json.dumps(a.context, ensure_ascii=False),
+        rule_template=json.dumps(a.rule_template) if a.rule_template else None,
+        created_at=now,
+    )
+    s.add(alert)
+    s.flush()
+    assert alert.id is not None
+    for target in range(a.targets):
+        s.add(
+            DeliveryRow(
+                alert_id=alert.id,
+                notifier=a.notifier,
+                target=target,
+                status="held" if a.held else "pending",
+                next_attempt_at=now,
+            )
+        )
+
+
+def claim_due(
+    store: Store, owner: str, now: datetime, limit: int = 100, lease: float = LEASE_SECONDS
+) -> list[Claimed]:
+    """Take up to `limit` due pending deliveries (or expired leases) for `owner`."""
+    with store.write() as s:
+        ids = list(
+            s.exec(
+                select(DeliveryRow.id)
+                .where(
+                    DeliveryRow.status == "pending",
+                    col(DeliveryRow.next_attempt_at) <= now,
+                    or_(col(DeliveryRow.lease_until).is_(None), col(DeliveryRow.lease_until) < now),
+                )
+                .order_by(col(DeliveryRow.id))
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
+        )
+        if not ids:
+            return []
+        s.execute(
+            update(DeliveryRow)
+            .where(col(DeliveryRow.id).in_(ids))
+            .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease))
+        )
+        rows = s.exec(
+            select(DeliveryRow, AlertRow)
+            .join(AlertRow, col(AlertRow.id) == col(DeliveryRow.alert_id))
+            .where(col(DeliveryRow.id).in_(ids))
+            .order_by(col(DeliveryRow.id))
+        ).all()
+    return [_claimed(d, a) for d, a in rows]
+
+
+def _claimed(d: DeliveryRow, a: AlertRow) -> Claimed:
+    return Claimed(
+        id=d.id or 0,
+        alert_id=a.id or 0,
+        notifier=d.notifier,
+        target=d.target,
+        attempts=d.attempts,
+        priority=a.priority,
+        kind=a.kind,
+        title=a.title,
+        context=json.loads(a.context),
+        rule_template=json.loads(a.rule_template) if a.rule_template else None,
+    )
+
+
+def mark_sent(store: Store, ids: Sequence[int], now: datetime) -> None:
+    with store.write() as s:
+        s.execute(
+            update(DeliveryRow)
+            .where(col(DeliveryRow.id).in_(list(ids)))
+            .values(
+                status="sent",
+                sent_at=now,
+                attempts=DeliveryRow.attempts + 1,
+                last_error=None,
+                lease_owner=None,
+                lease_until=None,
+            )
+        )
+
+
+def mark_failed(store: Store, delivery_id: int, error: str, retry_at: datetime | None) -> None:
+    """Count the attempt; retry at `retry_at`, or give up (`dead`) when it is None."""
+    with store.write() as s:
+        row = s.get(DeliveryRow, delivery_id)
+        if row is None:
+            return
+        row.attempts += 1
+        row.last_error = error[:2000]
+        row.lease_owner = row.lease_until = None
+        if retry_at is None:
+            row.status = "dead"
+        else:
+            row.next_attempt_at = retry_at
+        s.add(row)
+
+
+def postpone(store: Store, delivery_id: int, until: datetime, why: str) -> None:
+    """Not an attempt: quiet hours or a rate limit moved the send to `until`."""
+    with store.write() as s:
+        row = s.get(DeliveryRow, delivery_id)
+        if row is not None:
+            row.next_attempt_at, row.lease_owner, row.lease_until = until, None, None
+            row.last_error = why
+            s.add(row)
+
+
+def sent_since(store: Store, notifier: str, target: int, since: datetime) -> list[datetime]:
+    """Send times to one target since `since`, oldest first (for rate limits)."""
+    with store.read() as s:
+        rows = s.exec(
+            select(DeliveryRow.sent_at)
+            .where(
+                DeliveryRow.notifier == notifier,
+                DeliveryRow.target == target,
+                DeliveryRow.status == "sent",
+                col(DeliveryRow.sent_at) >= since,
+            )
+            .order_by(col(DeliveryRow.sent_at))
+        ).all()
+    return [r for r in rows if r is not None]
+
+
+def held(store: Store, notifier: str) -> list[Claimed]:
+    """Deliveries waiting for this notifier's digest."""
     with store.read() as s:
         rows = s.exec(
             select(DeliveryRow, AlertRow)
             .join(AlertRow, col(AlertRow.id) == col(DeliveryRow.alert_id))
-            .where(DeliveryRow.status == "pending", col(DeliveryRow.next_attempt_at) <= now)
+            .where(DeliveryRow.notifier == notifier, DeliveryRow.status == "held")
             .order_by(col(DeliveryRow.id))
-            .limit(limit)
         ).all()
+    return [_claimed(d, a) for d, a in rows]
+
+
+def digest_last_sent(store: Store, notifier: str) -> datetime | None:
+    with store.read() as s:
+        row = s.get(DigestState, notifier)
+        return row.last_sent_at if row else None
+
+
+def set_digest_sent(store: Store, notifier: str, now: datetime) -> None:
+    with store.write() as s:
+        row = s.get(DigestState, notifier) or DigestState(notifier=notifier, last_sent_at=now)
+        row.last_sent_at = now
+        s.add(row)
+
+
+@dataclass(frozen=True)
+class DeliveryInfo:
+    id: int
+    notifier: str
+    target: int
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    sent_at: datetime | None
+    last_error: str | None
+    kind: str
+    title: str
+    url: str | None
+
+
+def list_deliveries(
+    store: Store, status: str | None = None, limit: int = 200
+) -> list[DeliveryInfo]:
+    q = (
+        select(DeliveryRow, AlertRow, StoryRow)
+        .join(AlertRow, col(AlertRow.id) == col(DeliveryRow.alert_id))
+        .join(StoryRow, col(StoryRow.id) == col(AlertRow.story_id))
+    )
+    if status:
+        q = q.where(DeliveryRow.status == status)
+    with store.read() as s:
+        rows = s.exec(q.order_by(col(DeliveryRow.id).desc()).limit(limit)).all()
     return [
-        DueDelivery(
+        DeliveryInfo(
             id=d.id or 0,
             notifier=d.notifier,
             target=d.target,
+            status=d.status,
             attempts=d.attempts,
+            next_attempt_at=d.next_attempt_at,
+            sent_at=d.sent_at,
+            last_error=d.last_error,
+            kind=a.kind,
             title=a.title,
-            body=a.body,
+            url=st.url,
         )
-        for d, a in rows
+        for d, a, st in rows
     ]
 
 
-def mark_sent(store: Store, delivery_id: int, now: datetime) -> None:
+def retry(store: Store, now: datetime, ids: Sequence[int] = (), all_dead: bool = False) -> int:
+    """Put dead (or failed) deliveries back in the queue; never one that was sent."""
+    cond = col(DeliveryRow.status) == "dead" if all_dead else col(DeliveryRow.id).in_(list(ids))
     with store.write() as s:
-        row = s.get(DeliveryRow, delivery_id)
-        if row is not None:
-            row.status, row.sent_at, row.attempts, row.last_error = (
-                "sent",
-                now,
-                row.attempts + 1,
-                None,
+        result = s.execute(
+            update(DeliveryRow)
+            .where(cond, col(DeliveryRow.status) != "sent")
+            .values(
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                lease_owner=None,
+                lease_until=None,
             )
-            s.add(row)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
 
 
-def mark_failed(store: Store, delivery_id: int, now: datetime, error: str) -> str:
-    """Schedule a retry with exponential backoff, or give up as `dead` after MAX_ATTEMPTS."""
-    with store.write() as s:
-        row = s.get(DeliveryRow, delivery_id)
-        if row is None:
-            return "gone"
-        row.attempts += 1
-        row.last_error = error[:2000]
-        if row.attempts >= MAX_ATTEMPTS:
-            row.status = "dead"
-        else:
-            delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (row.attempts - 1))
-            row.next_attempt_at = now + timedelta(seconds=delay)
-        s.add(row)
-        return row.status
-
-
-def pending_count(store: Store) -> int:
+def counts(store: Store) -> dict[str, int]:
     with store.read() as s:
-        return len(s.exec(select(DeliveryRow.id).where(DeliveryRow.status == "pending")).all())
+        rows = s.exec(select(DeliveryRow.status, func.count()).group_by(DeliveryRow.status)).all()
+    return {status: int(n) for status, n in rows}

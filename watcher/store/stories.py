@@ -17,7 +17,8 @@ from sqlmodel import col, select
 from watcher.rules import RuleMatch
 from watcher.store.db import Store
 from watcher.store.feeds import FeedUpdate, apply_update
-from watcher.store.tables import AlertRow, DeliveryRow, FeedState, MatchRow, StoryRow
+from watcher.store.outbox import OutboxAlert, add_alert
+from watcher.store.tables import FeedState, MatchRow, StoryRow
 
 
 @dataclass(frozen=True)
@@ -35,14 +36,6 @@ class NewStory:
     content_hash: str
     published_at: datetime | None
     first_seen_at: datetime
-
-
-@dataclass(frozen=True)
-class OutboxAlert:
-    notifier: str
-    title: str
-    body: str
-    targets: int  # number of URLs in the notifier: one delivery row each
 
 
 @dataclass(frozen=True)
@@ -104,25 +97,7 @@ def save_poll(store: Store, feed: str, update: FeedUpdate, items: Sequence[Story
             for m in item.matches:
                 s.add(_match_row(story.id, m, update.polled_at))
             for a in item.alerts:
-                alert = AlertRow(
-                    story_id=story.id,
-                    notifier=a.notifier,
-                    title=a.title,
-                    body=a.body,
-                    created_at=update.polled_at,
-                )
-                s.add(alert)
-                s.flush()
-                assert alert.id is not None
-                for target in range(a.targets):
-                    s.add(
-                        DeliveryRow(
-                            alert_id=alert.id,
-                            notifier=a.notifier,
-                            target=target,
-                            next_attempt_at=update.polled_at,
-                        )
-                    )
+                add_alert(s, story.id, a, update.polled_at)
 
 
 def _match_row(story_id: int, m: RuleMatch, now: datetime) -> MatchRow:

@@ -87,15 +87,22 @@ class MatchRow(SQLModel, table=True):
 
 
 class AlertRow(SQLModel, table=True):
-    """One message per story per notifier, rendered when the match is stored (the outbox)."""
+    """One alert per story, notifier and kind, written with the match (the outbox). It keeps
+    the template variables, not a rendered message, so each target gets its own format and a
+    digest can gather several alerts."""
 
     __tablename__ = "alerts"
-    __table_args__ = (UniqueConstraint("story_id", "notifier", name="uq_alert_story_notifier"),)
+    __table_args__ = (
+        UniqueConstraint("story_id", "notifier", "kind", name="uq_alert_story_notifier_kind"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     story_id: int = Field(foreign_key="stories.id", index=True)
     notifier: str = Field(max_length=200)
-    title: str = Field(sa_column=Column(Text, nullable=False))
-    body: str = Field(sa_column=Column(Text, nullable=False))
+    kind: str = Field(default="alert", max_length=16)  # alert | update | escalation
+    priority: str = Field(default="normal", max_length=8)
+    title: str = Field(sa_column=Column(Text, nullable=False))  # for listings
+    context: str = Field(sa_column=Column(Text, nullable=False))  # JSON template variables
+    rule_template: str | None = Field(default=None, sa_column=Column(Text))  # JSON {title, body}
     created_at: datetime
 
 
@@ -114,11 +121,21 @@ class DeliveryRow(SQLModel, table=True):
     alert_id: int = Field(foreign_key="alerts.id", index=True)
     notifier: str = Field(max_length=200)
     target: int = 0
-    status: str = Field(default="pending", max_length=16)  # pending | sent | dead
+    status: str = Field(default="pending", max_length=16)  # pending | held | sent | dead
     attempts: int = 0
     next_attempt_at: datetime
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     sent_at: datetime | None = None
+    lease_owner: str | None = Field(default=None, max_length=100)
+    lease_until: datetime | None = None
+
+
+class DigestState(SQLModel, table=True):
+    """When each digest notifier last sent, so the schedule survives restarts."""
+
+    __tablename__ = "digests"
+    notifier: str = Field(primary_key=True, max_length=200)
+    last_sent_at: datetime
 
 
 class HealthAlertRow(SQLModel, table=True):

@@ -1,0 +1,369 @@
+"""poll_feed against a loopback server that counts requests, with an injected clock."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import FeedServer, Receiver, Route
+from watcher import pipeline
+from watcher.config import Config, parse_config
+from watcher.fetch import Fetcher, FetchLimits
+from watcher.health import deliver_health
+from watcher.pipeline import Context, PollReport, fetch_limits, poll_feed
+from watcher.rules import RuleSet
+from watcher.scheduler import run_once
+from watcher.store import Store, due_feeds, feed_state, sync_feeds
+from watcher.store.tables import FeedState, HealthAlertRow
+
+T0 = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
+
+
+def rss(ids: list[str], *, ttl: int | None = None, dated_every: int | None = None) -> str:
+    items = []
+    for i, ident in enumerate(ids):
+        date = ""
+        if dated_every is not None:
+            when = T0 - timedelta(minutes=dated_every * i)
+            date = f"<pubDate>{when.strftime('%a, %d %b %Y %H:%M:%S GMT')}</pubDate>"
+        items.append(
+            f"<item><title>Story {ident}</title><link>http://example.org/{ident}</link>"
+            f"<guid isPermaLink='false'>{ident}</guid>{date}<description>About {ident}.</description></item>"
+        )
+    ttl_tag = f"<ttl>{ttl}</ttl>" if ttl is not None else ""
+    return (
+        "<?xml version='1.0'?><rss version='2.0'><channel><title>Wire</title>"
+        f"<link>http://example.org/</link><description>d</description>{ttl_tag}{''.join(items)}"
+        "</channel></rss>"
+    )
+
+
+def config_for(tmp_path: Path, feeds: dict[str, str], polling: str = "", extra: str = "") -> Config:
+    lines = "\n".join(f'  - {{name: {n}, url: "{u}", extract: false}}' for n, u in feeds.items())
+    text = (
+        f"database: sqlite:///{tmp_path / 'w.db'}\n"
+        "polling:\n  interval: 5m\n  timeout: 2s\n  max_bytes: 1MB\n  host_gap: 0s\n"
+        f"  allow_private_addresses: true\n{polling}"
+        f"feeds:\n{lines}\n{extra}"
+    )
+    return parse_config(str(tmp_path / "w.yaml"), text, {})
+
+
+@pytest.fixture
+def parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Counts feed parses: the expensive step that unchanged feeds must skip."""
+    calls: list[str] = []
+    real = pipeline.parse_feed
+
+    def counting(body: bytes, url: str, *a: Any, **kw: Any) -> Any:
+        calls.append(url)
+        return real(body, url, *a, **kw)
+
+    monkeypatch.setattr(pipeline, "parse_feed", counting)
+    return calls
+
+
+class Poller:
+    def __init__(self, config: Config, now: datetime = T0) -> None:
+        self.config = config
+        self.now = now
+        self.store = Store(config.database)
+        self.store.create_schema()
+        sync_feeds(self.store, config.feeds, now, config.polling.interval)
+
+    def poll(self, name: str, after: float = 0.0) -> PollReport:
+        self.now += timedelta(seconds=after)
+
+        async def go() -> PollReport:
+            async with Fetcher(fetch_limits(self.config)) as fetcher:
+                ctx = Context(
+                    config=self.config,
+                    store=self.store,
+                    fetcher=fetcher,
+                    rules=RuleSet.compile([], {}),
+                    clock=lambda: self.now,
+                )
+                feed = self.config.feed(name)
+                assert feed is not None
+                return await poll_feed(ctx, feed)
+
+        return asyncio.run(go())
+
+    def state(self, name: str) -> FeedState:
+        row = feed_state(self.store, name)
+        assert row is not None
+        return row
+
+    def delay(self, name: str) -> float:
+        row = self.state(name)
+        assert row.last_polled_at is not None
+        return (row.next_poll_at - row.last_polled_at).total_seconds()
+
+
+@pytest.fixture
+def make(tmp_path: Path) -> Iterator[Any]:
+    made: list[Poller] = []
+
+    def factory(config: Config) -> Poller:
+        made.append(Poller(config))
+        return made[-1]
+
+    yield factory
+    for p in made:
+        p.store.close()
+
+
+def test_second_poll_is_conditional_and_a_304_is_not_parsed(
+    tmp_path: Path, feed_server: FeedServer, make: Any, parses: list[str]
+) -> None:
+    feed_server.routes["/f"] = Route(
+        rss(["a", "b"]).encode(), headers={"ETag": '"v1"', "Content-Type": "application/rss+xml"}
+    )
+    p = make(config_for(tmp_path, {"wire": feed_server.url("/f")}))
+    assert p.poll("wire").new == 2
+    second = p.poll("wire", after=300)
+    assert second.status == "304" and second.new == 0
+    assert feed_server.requests[-1][1]["If-None-Match"] == '"v1"'
+    assert feed_server.not_modified == 1 and len(parses) == 1
+    assert p.state("wire").last_status == 304 and p.state("wire").consecutive_errors == 0
+
+
+def test_an_unchanged_body_without_validators_is_not_parsed_again(
+    tmp_path: Path, feed_server: FeedServer, make: Any, parses: list[str]
+) -> None:
+    feed_server.add("/f", rss(["a", "b"]), "application/rss+xml")
+    p = make(config_for(tmp_path, {"wire": feed_server.url("/f")}))
+    p.poll("wire")
+    assert p.poll("wire", after=300).status == "unchanged"
+    assert feed_server.hits["/f"] == 2 and len(parses) == 1
+    feed_server.add("/f", rss(["c", "a", "b"]), "application/rss+xml")
+    changed = p.poll("wire", after=300)
+    assert changed.new == 1 and len(parses) == 2
+
+
+def test_backoff_grows_and_one_success_resets(
+    tmp_path: Path, feed_server: FeedServer, make: Any
+) -> None:
+    feed_server.add("/f", rss(["a"]), "application/rss+xml", status=500)
+    p = make(config_for(tmp_path, {"wire": feed_server.url("/f")}))
+    delays = []
+    for _ in range(4):
+        report = p.poll("wire", after=60)
+        assert report.status == "error" and "server error (HTTP status 500)" in (report.error or "")
+        delays.append(p.delay("wire"))
+    for got, want in zip(delays, [300, 600, 1200, 2400], strict=True):
+        assert want * 0.9 <= got <= want * 1.1
+    row = p.state("wire")
+    assert row.consecutive_errors == 4 and row.first_error_at is not None
+    assert row.last_error == "server error (HTTP status 500)"
+    feed_server.routes["/f"].status = 200
+    assert p.poll("wire", after=60).new == 1
+    row = p.state("wire")
+    assert row.consecutive_errors == 0 and row.last_error is None and row.first_error_at is None
+    assert 270 <= p.delay("wire") <= 330
+
+
+def test_429_and_503_wait_for_retry_after(
+    tmp_path: Path, feed_server: FeedServer, make: Any
+) -> None:
+    feed_server.routes["/busy"] = Route(b"slow down", 429, {"Retry-After": "7200"})
+    later = (T0 + timedelta(hours=3)).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    feed_server.routes["/down"] = Route(b"", 503, {"Retry-After": later})
+    p = make(
+        config_for(tmp_path, {"busy": feed_server.url("/busy"), "down": feed_server.url("/down")})
+    )
+    report = p.poll("busy")
+    assert report.error == "rate limited (429); the server asked to wait 2h (Retry-After)"
+    assert 7200 <= p.delay("busy") <= 7200 * 1.1
+    p.poll("down")
+    assert 3 * 3600 <= p.delay("down") <= 3 * 3600 * 1.1
+    assert "service unavailable" in (p.state("down").last_error or "")
+
+
+def test_410_disables_the_feed_until_its_config_url_changes(
+    tmp_path: Path, feed_server: FeedServer, make: Any
+) -> None:
+    feed_server.routes["/gone"] = Route(b"", 410)
+    p = make(config_for(tmp_path, {"wire": feed_server.url("/gone")}))
+    report = p.poll("wire")
+    assert report.status == "disabled" and "gone (410)" in (report.error or "")
+    row = p.state("wire")
+    assert row.disabled_at is not None and "until feeds[].url changes" in (
+        row.disabled_reason or ""
+    )
+    assert p.poll("wire", after=86400).status == "disabled"
+    assert feed_server.hits["/gone"] == 1  # not asked again
+    assert due_feeds(p.store, p.now + timedelta(days=30), ["wire"]) == []
+    sync_feeds(p.store, p.config.feeds, p.now, 300)  # same config: still disabled
+    assert p.state("wire").disabled_at is not None
+    feed_server.add("/new", rss(["a"]), "application/rss+xml")
+    edited = config_for(tmp_path, {"wire": feed_server.url("/new")})
+    sync_feeds(p.store, edited.feeds, p.now, 300)
+    p.config = edited
+    assert p.state("wire").disabled_at is None
+    assert p.poll("wire").new == 1
+
+
+def test_301_moves_the_url_after_two_polls_and_302_never_does(
+    tmp_path: Path, feed_server: FeedServer, make: Any
+) -> None:
+    feed_server.add("/new", rss(["a"]), "application/rss+xml")
+    feed_server.routes["/old"] = Route(b"", 301, {"Location": "/new"})
+    feed_server.routes["/temp"] = Route(b"", 302, {"Location": "/new"})
+    cfg = config_for(tmp_path, {"moved": feed_server.url("/old"), "temp": feed_server.url("/temp")})
+    p = make(cfg)
+    p.poll("moved")
+    row = p.state("moved")
+    assert row.url == feed_server.url("/old") and row.moved_to == feed_server.url("/new")
+    p.poll("moved", after=300)
+    assert p.state("moved").url == feed_server.url("/new")
+    p.poll("moved", after=300)
+    assert feed_server.hits["/old"] == 2 and feed_server.hits["/new"] == 3
+    sync_feeds(p.store, cfg.feeds, p.now, 300)  # a restart keeps the move
+    assert p.state("moved").url == feed_server.url("/new")
+    for _ in range(3):
+        p.poll("temp", after=300)
+    assert p.state("temp").url == feed_server.url("/temp") and feed_server.hits["/temp"] == 3
+
+
+def test_possible_gap_when_every_item_is_new(
+    tmp_path: Path, feed_server: FeedServer, make: Any
+) -> None:
+    feed_server.add("/f", rss(["a", "b", "c"]), "application/rss+xml")
+    p = make(config_for(tmp_path, {"wire": feed_server.url("/f")}))
+    p.poll("wire")
+    assert p.state("wire").possible_gaps == 0  # the first poll sees everything, no gap
+    feed_server.add("/f", rss(["d", "a", "b"]), "application/rss+xml")
+    p.poll("wire", after=300)
+    assert p.state("wire").possible_gaps == 0
+    feed_server.add("/f", rss(["g", "f", "e"]), "application/rss+xml")
+    p.poll("wire", after=300)
+    row = p.state("wire")
+    assert row.possible_gaps == 1 and row.last_gap_at is not None
+
+
+def test_interval_adapts_to_ttl_rhythm_and_max_age_but_a_pinned_one_holds(
+    tmp_path: Path, feed_server: FeedServer, make: Any
+) -> None:
+    feed_server.add("/ttl", rss(["a"], ttl=60), "application/rss+xml")
+    feed_server.add(
+        "/busy", rss([f"s{i}" for i in range(12)], dated_every=2), "application/rss+xml"
+    )
+    feed_server.routes["/cached"] = Route(
+        rss(["c"]).encode(), headers={"Cache-Control": "public, max-age=1800"}
+    )
+    feed_server.add(
+        "/pinned", rss([f"p{i}" for i in range(12)], dated_every=2), "application/rss+xml"
+    )
+    cfg = config_for(
+        tmp_path,
+        {
+            "ttl": feed_server.url("/ttl"),
+            "busy": feed_server.url("/busy"),
+            "cached": feed_server.url("/cached"),
+        },
+        extra=f'  - {{name: pinned, url: "{feed_server.url("/pinned")}", interval: 2m, extract: false}}\n',
+    )
+    p = make(cfg)
+    for name in ("ttl", "busy", "cached", "pinned"):
+        p.poll(name)
+    assert p.state("ttl").interval == 3600  # <ttl>60</ttl>
+    assert p.state("busy").interval == 60  # a story every 2 minutes: polling.min_interval
+    assert p.state("cached").interval == 1800
+    assert p.state("pinned").interval == 120
+
+
+def test_per_host_limit_holds_and_other_hosts_are_not_starved(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    feeds = {}
+    for i in range(8):
+        feed_server.routes[f"/f{i}"] = Route(rss([f"x{i}"]).encode(), delay=0.3)
+        feeds[f"f{i}"] = feed_server.url(f"/f{i}")
+    cfg = config_for(tmp_path, feeds, polling="  per_host: 2\n")
+    store = Store(cfg.database)
+    store.create_schema()
+    try:
+        reports = asyncio.run(run_once(cfg, store, lambda: T0))
+    finally:
+        store.close()
+    assert all(r.new == 1 for r in reports)
+    assert feed_server.peak_in_flight == 2
+
+
+def test_requests_to_one_host_are_spaced(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The per-host gap books start times; asserted on the waits requested, not on a clock."""
+    waits: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def fake_sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await real_sleep(0)
+
+    async def go() -> None:
+        monkeypatch.setattr("watcher.fetch.asyncio.sleep", fake_sleep)
+        fetcher = Fetcher(FetchLimits(host_gap=1.0))
+        await asyncio.gather(*(fetcher._hosts.pace("a.example:") for _ in range(3)))
+        await fetcher._hosts.pace("b.example:")
+
+    asyncio.run(go())
+    assert len(waits) == 2 and waits[0] == pytest.approx(1.0, abs=0.1)
+    assert waits[1] == pytest.approx(2.0, abs=0.1)
+
+
+def test_health_alerts_when_failing_past_the_threshold_and_on_recovery(
+    tmp_path: Path, feed_server: FeedServer, receiver: Receiver, make: Any
+) -> None:
+    feed_server.add("/f", rss(["a"]), "application/rss+xml", status=500)
+    cfg = config_for(
+        tmp_path,
+        {"wire": feed_server.url("/f")},
+        polling="  health_notify: [ops]\n  health_threshold: 1h\n",
+        extra=f'notifiers:\n  ops: ["{receiver.apprise_url}"]\n',
+    )
+    p = make(cfg)
+    for step in (0, 1800, 1800, 3600, 3600):  # fails at 0, 30m, 1h (alert), 2h, 3h
+        p.poll("wire", after=step)
+    feed_server.routes["/f"].status = 200
+    p.poll("wire", after=3600)
+    sent, failed = asyncio.run(deliver_health(p.store, cfg, lambda: p.now))
+    assert (sent, failed) == (2, 0)
+    titles = [a["title"] for a in receiver.alerts]
+    assert titles == [
+        "[watcher] feed wire has been failing for 1h",
+        "[watcher] feed wire is working again",
+    ]
+    assert "server error (HTTP status 500)" in receiver.alerts[0]["message"]
+    assert asyncio.run(deliver_health(p.store, cfg, lambda: p.now)) == (0, 0)  # sent once
+
+
+def test_health_alert_when_a_busy_feed_goes_silent(
+    tmp_path: Path, feed_server: FeedServer, receiver: Receiver, make: Any
+) -> None:
+    feed_server.add("/f", rss([f"s{i}" for i in range(7)], dated_every=10), "application/rss+xml")
+    cfg = config_for(
+        tmp_path,
+        {"wire": feed_server.url("/f")},
+        polling="  health_notify: [ops]\n",
+        extra=f'notifiers:\n  ops: ["{receiver.apprise_url}"]\n',
+    )
+    p = make(cfg)
+    p.poll("wire")  # a story every 10 minutes
+    assert p.state("wire").usual_gap == pytest.approx(600)
+    for _ in range(6):
+        p.poll("wire", after=1800)  # nothing new for 3 hours
+    feed_server.add("/f", rss(["new", "s0"], dated_every=10), "application/rss+xml")
+    p.poll("wire", after=600)
+    with p.store.read() as s:
+        from sqlmodel import select
+
+        kinds = [a.kind for a in s.exec(select(HealthAlertRow)).all()]
+    assert kinds == ["silent", "resumed"]
+    asyncio.run(deliver_health(p.store, cfg, lambda: p.now))
+    assert receiver.alerts[0]["title"] == "[watcher] feed wire has gone silent"
+    assert "every 10m" in receiver.alerts[0]["message"]

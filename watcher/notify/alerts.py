@@ -1,0 +1,78 @@
+"""Which alerts a matched story produces: one per notifier, naming every rule that sent it there."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from watcher.config import Config
+from watcher.rules import RuleMatch
+from watcher.store import OutboxAlert
+from watcher.templates import alert_context, render
+
+
+def build_alerts(
+    config: Config,
+    story: dict[str, Any],
+    matches: Sequence[RuleMatch],
+    now: datetime,
+    sources: Sequence[str] = (),
+    cluster_size: int = 1,
+    kind: str = "alert",
+) -> tuple[OutboxAlert, ...]:
+    """`story` holds title, url, feed, published_at (datetime or None), language, summary."""
+    rules = {r.name: r for r in config.rules}
+    by_notifier: dict[str, list[RuleMatch]] = {}
+    for m in matches:
+        for name in rules[m.rule].notify if m.rule in rules else ():
+            by_notifier.setdefault(name, []).append(m)
+    published = story.get("published_at")
+    story_vars = {**story, "published_at": published.isoformat() if published else None}
+    out = []
+    for name, ms in by_notifier.items():
+        notifier = config.notifier(name)
+        if notifier is None:
+            continue
+        context = alert_context(
+            story_vars, [_rule_vars(m) for m in ms], sources, cluster_size, kind, now
+        )
+        high = any(m.priority == "high" for m in ms)
+        template = next((rules[m.rule].template for m in ms if rules[m.rule].template), None)
+        title, _ = render(context, "text", template.title if template else None)
+        out.append(
+            OutboxAlert(
+                notifier=name,
+                title=title,
+                context=context,
+                targets=len(notifier.urls),
+                kind=kind,
+                priority="high"
+                if high
+                else ("low" if all(m.priority == "low" for m in ms) else "normal"),
+                held=notifier.digest is not None and not high,
+                rule_template={"title": template.title, "body": template.body}
+                if template
+                else None,
+            )
+        )
+    return tuple(out)
+
+
+def _rule_vars(m: RuleMatch) -> dict[str, Any]:
+    return {
+        "name": m.rule,
+        "priority": m.priority,
+        "score": m.score,
+        "terms": list(m.terms),
+        "hits": [
+            {
+                "term": h.term,
+                "field": h.field,
+                "text": h.text,
+                "snippet": h.snippet,
+                "mark": [h.mark_start, h.mark_end],
+            }
+            for h in m.hits
+        ],
+    }

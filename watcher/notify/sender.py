@@ -1,0 +1,217 @@
+"""Delivery of the outbox through apprise: one call per target URL, in that target's format.
+
+Deliveries to different targets go out concurrently; to one target, in order, so its rate limit
+holds. Quiet hours and rate limits postpone a delivery without counting an attempt; failures
+retry with exponential backoff and jitter until the notifier's `max_attempts`, then `dead`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from itertools import groupby
+
+import apprise
+from apprise import NotifyFormat
+
+from watcher.config import Config, NotifierConfig
+from watcher.logs import mask
+from watcher.notify.policy import (
+    digest_due,
+    format_for,
+    quiet_until,
+    rate_limit_for,
+    rate_wait,
+    retry_at,
+)
+from watcher.store import Claimed, Store
+from watcher.store.outbox import (
+    claim_due,
+    digest_last_sent,
+    held,
+    mark_failed,
+    mark_sent,
+    postpone,
+    sent_since,
+    set_digest_sent,
+)
+from watcher.templates import TemplateError, fit, render, render_digest
+
+log = logging.getLogger("watcher.notify")
+
+SEND_TIMEOUT = 30.0
+APPRISE_FORMATS = {
+    "text": NotifyFormat.TEXT,
+    "html": NotifyFormat.HTML,
+    "telegram": NotifyFormat.HTML,
+    "markdown": NotifyFormat.MARKDOWN,
+}
+OWNER = f"{socket.gethostname()}:{os.getpid()}"
+
+Clock = Callable[[], datetime]
+
+
+async def send_one(url: str, title: str, body: str, fmt: str = "text") -> tuple[bool, str]:
+    """One apprise call to one target. Returns (ok, reason) with apprise's own words on failure."""
+    ap = apprise.Apprise()
+    if not ap.add(url):
+        return False, "apprise rejected the URL"
+    plugin = next(iter(ap))
+    title, body = fit(
+        title,
+        body,
+        int(getattr(plugin, "title_maxlen", 250) or 0),
+        int(getattr(plugin, "body_maxlen", 32768) or 0),
+    )
+    try:
+        result = await ap.async_notify(
+            body=body, title=title, body_format=APPRISE_FORMATS[fmt], timeout=SEND_TIMEOUT
+        )
+    except Exception as exc:  # a plugin bug must not take the sender down
+        return False, f"{type(exc).__name__}: {exc}"
+    if result:
+        return True, ""
+    reasons = [e.message for e in result.logs() if e.level in ("ERROR", "WARNING")]
+    return False, "; ".join(reasons[-3:]) or f"apprise reported {result.status.name}"
+
+
+def message_for(claim: Claimed, notifier: NotifierConfig, url: str) -> tuple[str, str, str]:
+    """Title, body and format of one delivery; a broken user template falls back to ours."""
+    fmt = format_for(url, notifier.format)
+    tpl = claim.rule_template or (
+        {"title": notifier.template.title, "body": notifier.template.body}
+        if notifier.template
+        else None
+    )
+    try:
+        title, body = render(claim.context, fmt, (tpl or {}).get("title"), (tpl or {}).get("body"))
+    except TemplateError as exc:
+        log.warning("template for %s failed (%s); using the default", notifier.name, exc)
+        title, body = render(claim.context, fmt)
+    return title, body, fmt
+
+
+async def deliver_due(
+    store: Store,
+    config: Config,
+    clock: Clock,
+    limit: int = 100,
+    rnd: Callable[[], float] = random.random,
+) -> tuple[int, int]:
+    """Claim and send due deliveries; returns (sent, failed). Runs beside polls, not in them."""
+    claims = await asyncio.to_thread(claim_due, store, OWNER, clock(), limit)
+    if not claims:
+        return 0, 0
+    groups = [
+        list(g)
+        for _, g in groupby(
+            sorted(claims, key=lambda c: (c.notifier, c.target, c.id)),
+            key=lambda c: (c.notifier, c.target),
+        )
+    ]
+    results = await asyncio.gather(*(_deliver_target(store, config, clock, g, rnd) for g in groups))
+    sent, failed = sum(r[0] for r in results), sum(r[1] for r in results)
+    if sent or failed:
+        log.info("deliveries: %d sent, %d failed", sent, failed)
+    return sent, failed
+
+
+async def _deliver_target(
+    store: Store, config: Config, clock: Clock, claims: Sequence[Claimed], rnd: Callable[[], float]
+) -> tuple[int, int]:
+    sent = failed = 0
+    for c in claims:
+        notifier = config.notifier(c.notifier)
+        if notifier is None or c.target >= len(notifier.urls):
+            why = f"notifier {c.notifier!r} (target {c.target}) is no longer in the config"
+            await asyncio.to_thread(mark_failed, store, c.id, why, None)
+            failed += 1
+            continue
+        url = notifier.urls[c.target]
+        now = clock()
+        wait = None if c.priority == "high" else quiet_until(now, notifier.quiet_hours)
+        why = "quiet hours"
+        limit = rate_limit_for(url, notifier.rate_limit)
+        if wait is None and limit is not None:
+            recent = await asyncio.to_thread(
+                sent_since, store, c.notifier, c.target, now - timedelta(seconds=limit[1])
+            )
+            wait, why = rate_wait(now, recent, limit), f"rate limit {limit[0]}/{limit[1]:g}s"
+        if wait is not None:
+            await asyncio.to_thread(
+                postpone, store, c.id, wait, f"held until {wait:%H:%M} UTC: {why}"
+            )
+            continue
+        title, body, fmt = message_for(c, notifier, url)
+        ok, error = await send_one(url, title, body, fmt)
+        if ok:
+            await asyncio.to_thread(mark_sent, store, [c.id], clock())
+            sent += 1
+            continue
+        error = mask(error, config.secrets)
+        again = retry_at(clock(), c.attempts + 1, notifier.max_attempts, rnd())
+        await asyncio.to_thread(mark_failed, store, c.id, error, again)
+        failed += 1
+        log.warning(
+            "delivery %d to %s[%d] failed (%s): %s",
+            c.id,
+            c.notifier,
+            c.target,
+            f"retry at {again:%H:%M:%S} UTC" if again else "gave up: dead",
+            error,
+        )
+    return sent, failed
+
+
+async def send_digests(store: Store, config: Config, clock: Clock) -> int:
+    """Send each digest notifier's held alerts as one message per target when its time comes."""
+    sent_total = 0
+    for notifier in config.notifiers:
+        if notifier.digest is None:
+            continue
+        waiting = await asyncio.to_thread(held, store, notifier.name)
+        if not waiting:
+            continue
+        now = clock()
+        last = await asyncio.to_thread(digest_last_sent, store, notifier.name)
+        first = min((t for c in waiting if (t := _matched_at(c)) is not None), default=None)
+        if not digest_due(notifier.digest, last, now, first) or quiet_until(
+            now, notifier.quiet_hours
+        ):
+            continue
+        any_sent = False
+        for target, group in groupby(
+            sorted(waiting, key=lambda c: (c.target, c.id)), key=lambda c: c.target
+        ):
+            items = list(group)
+            if target >= len(notifier.urls):
+                continue
+            url = notifier.urls[target]
+            fmt = format_for(url, notifier.format)
+            title, body = render_digest([c.context for c in items], fmt)
+            ok, error = await send_one(url, title, body, fmt)
+            if ok:
+                await asyncio.to_thread(mark_sent, store, [c.id for c in items], clock())
+                sent_total += len(items)
+                any_sent = True
+            else:
+                log.warning(
+                    "digest to %s[%d] failed, kept for the next one: %s",
+                    notifier.name,
+                    target,
+                    mask(error, config.secrets),
+                )
+        if any_sent:
+            await asyncio.to_thread(set_digest_sent, store, notifier.name, now)
+            log.info("digest %s: %d alert(s) sent", notifier.name, sent_total)
+    return sent_total
+
+
+def _matched_at(c: Claimed) -> datetime | None:
+    value = c.context.get("matched_at")
+    return datetime.fromisoformat(value) if value else None
