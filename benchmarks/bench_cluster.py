@@ -233,10 +233,14 @@ def chosen(docs: list[Doc], copies: dict[str, list[tuple[int, str, str]]]) -> No
         f" ({docs[top[0]][0]} + {docs[top[1]][0]})"
     )
     bg = [cluster.fingerprint(t, x + "\n" + BACKGROUND) for _, t, x in docs]
-    n_bg = sum(1 for a, b in itertools.combinations(bg, 2) if cluster.same_story(a, b))
-    top_bg = max(cluster.similarity(a, b) for a, b in itertools.combinations(bg, 2))
-    print(f"    all pages given one stock background paragraph: {n_bg} false merges"
-          f" (most similar {top_bg:.3f})")
+    bg_merged = [(i, j) for i, j in pairs if cluster.same_story(bg[i], bg[j])]
+    print(f"    all pages given one stock background paragraph: {len(bg_merged)} false merges")
+    for i, j in bg_merged:
+        print(
+            f"      merged: {docs[i][0]} ({len(word_spans(docs[i][2]))} words of its own) +"
+            f" {docs[j][0]} ({len(word_spans(docs[j][2]))}):"
+            f" {cluster.similarity(bg[i], bg[j]):.3f}"
+        )
     for label, cut in (("headline only", 0), ("title + first 30 words", 30)):
         short = [cluster.fingerprint(t, " ".join(x.split()[:cut])) for _, t, x in docs]
         usable = sum(1 for f in short if f.bands)
@@ -267,6 +271,14 @@ def chosen(docs: list[Doc], copies: dict[str, list[tuple[int, str, str]]]) -> No
     ]
     hl_ok = sum(1 for a, b in hl if cluster.same_story(a, b))
     print(f"    headline-only item with a prefix added: {hl_ok}/{len(hl)} = {hl_ok / len(hl):.1%}")
+    titles = [a for a, _ in hl]
+    title_pairs = [cluster.similarity(a, b) for a, b in itertools.combinations(titles, 2)]
+    print("    headline-only, by SHORT_THRESHOLD: (prefix recall, false merges among titles)")
+    print("     ", "  ".join(
+        f"{st}: ({sum(1 for a, b in hl if cluster.similarity(a, b) >= st) / len(hl):.0%},"
+        f" {sum(1 for x in title_pairs if x >= st)})"
+        for st in (0.5, 0.6, 0.7, 0.75, 0.8)
+    ))
 
 
 def reprints(pairs: list[tuple[Doc, Doc]]) -> None:

@@ -119,6 +119,7 @@ class Receiver:
     def __init__(self) -> None:
         self.alerts: list[dict[str, Any]] = []
         self.fail_with: int | None = None
+        self.delay = 0.0  # seconds before answering, to keep deliveries in flight
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -126,6 +127,8 @@ class Receiver:
                 length = int(self.headers.get("Content-Length", "0"))
                 payload = self.rfile.read(length)
                 status = receiver.fail_with or 200
+                if receiver.delay:
+                    time.sleep(receiver.delay)
                 if status == 200:
                     receiver.alerts.append(json.loads(payload))
                 self.send_response(status)

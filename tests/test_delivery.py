@@ -54,27 +54,54 @@ rules:
     return config, store
 
 
-def add_stories(config: Config, store: Store, titles: list[str], now: datetime, n0: int = 0) -> None:
+def add_stories(
+    config: Config, store: Store, titles: list[str], now: datetime, n0: int = 0
+) -> None:
     rules = RuleSet.compile([r.spec for r in config.rules], config.term_lists)
     items = []
     for i, title in enumerate(titles, start=n0):
-        story = NewStory(feed="wire", key=f"guid:{i}", guid=str(i), url=f"https://example.org/{i}",
-                         canonical_url=f"https://example.org/{i}", title=title, summary="", body="",
-                         body_source="feed", language="en", content_hash=f"h{i}", published_at=now,
-                         first_seen_at=now)
+        story = NewStory(
+            feed="wire",
+            key=f"guid:{i}",
+            guid=str(i),
+            url=f"https://example.org/{i}",
+            canonical_url=f"https://example.org/{i}",
+            title=title,
+            summary="",
+            body="",
+            body_source="feed",
+            language="en",
+            content_hash=f"h{i}",
+            published_at=now,
+            first_seen_at=now,
+        )
         matches = tuple(rules.match(Document(title=title)))
-        alerts = build_alerts(config, {"title": title, "url": story.url, "feed": "wire",
-                                       "published_at": now, "language": "en", "summary": ""},
-                              matches, now)
+        alerts = build_alerts(
+            config,
+            {
+                "title": title,
+                "url": story.url,
+                "feed": "wire",
+                "published_at": now,
+                "language": "en",
+                "summary": "",
+            },
+            matches,
+            now,
+        )
         items.append(StoryToSave(story=story, matches=matches, alerts=alerts))
-    save_poll(store, "wire", FeedUpdate(polled_at=now, next_poll_at=now, status=200, error=None), items)
+    save_poll(
+        store, "wire", FeedUpdate(polled_at=now, next_poll_at=now, status=200, error=None), items
+    )
 
 
 def deliver(store: Store, config: Config, clock: Clock) -> tuple[int, int]:
     return asyncio.run(deliver_due(store, config, clock, rnd=lambda: 0.5))
 
 
-def test_failing_target_does_not_hold_back_or_duplicate_the_healthy_one(tmp_path: Path, receiver: Receiver) -> None:
+def test_failing_target_does_not_hold_back_or_duplicate_the_healthy_one(
+    tmp_path: Path, receiver: Receiver
+) -> None:
     bad = Receiver()
     bad.thread.start()
     try:
@@ -83,13 +110,18 @@ def test_failing_target_does_not_hold_back_or_duplicate_the_healthy_one(tmp_path
         clock = Clock(T0)
         add_stories(config, store, ["Karabakh talks one", "Karabakh talks two"], T0)
         assert deliver(store, config, clock) == (2, 2)
-        assert sorted(a["title"] for a in receiver.alerts) == ["[karabakh] Karabakh talks one", "[karabakh] Karabakh talks two"]
+        assert sorted(a["title"] for a in receiver.alerts) == [
+            "[karabakh] Karabakh talks one",
+            "[karabakh] Karabakh talks two",
+        ]
         assert bad.alerts == []
         assert deliver(store, config, clock) == (0, 0)  # nothing due until the backoff passes
         clock.advance(seconds=40)
         assert deliver(store, config, clock) == (0, 2)  # still failing: attempt 2
         failed = [d for d in list_deliveries(store) if d.last_error]
-        assert len(failed) == 2 and all(d.attempts == 2 and "500" in (d.last_error or "") for d in failed)
+        assert len(failed) == 2 and all(
+            d.attempts == 2 and "500" in (d.last_error or "") for d in failed
+        )
         bad.fail_with = None
         clock.advance(seconds=30)
         assert deliver(store, config, clock) == (0, 0)  # second backoff is 60 s (±20 %)
@@ -116,13 +148,18 @@ def test_dead_after_max_attempts_then_retry_command(tmp_path: Path, receiver: Re
     listed = run_watcher("deliveries", "--status", "dead", "--json", "-c", str(cfg))
     row = json.loads(listed.stdout)
     assert row["status"] == "dead" and row["attempts"] == 2 and "503" in row["last_error"]
-    assert "1 delivery requeued" in run_watcher("deliveries", "retry", "--all-dead", "-c", str(cfg)).stdout
+    assert (
+        "1 delivery requeued"
+        in run_watcher("deliveries", "retry", "--all-dead", "-c", str(cfg)).stdout
+    )
     receiver.fail_with = None
     assert deliver(store, config, clock) == (1, 0)
     assert retry(store, clock(), all_dead=True) == 0  # a sent delivery is never requeued
 
 
-def test_quiet_hours_hold_alerts_and_high_priority_bypasses(tmp_path: Path, receiver: Receiver) -> None:
+def test_quiet_hours_hold_alerts_and_high_priority_bypasses(
+    tmp_path: Path, receiver: Receiver
+) -> None:
     config, store = make(
         tmp_path,
         f'  desk: {{urls: ["{receiver.apprise_url}"], quiet_hours: {{start: "22:00", end: "07:00", timezone: Asia/Baku}}}}',
@@ -141,7 +178,9 @@ def test_quiet_hours_hold_alerts_and_high_priority_bypasses(tmp_path: Path, rece
 
 
 def test_rate_limit_spreads_sends(tmp_path: Path, receiver: Receiver) -> None:
-    config, store = make(tmp_path, f'  desk: {{urls: ["{receiver.apprise_url}"], rate_limit: 2/1m}}')
+    config, store = make(
+        tmp_path, f'  desk: {{urls: ["{receiver.apprise_url}"], rate_limit: 2/1m}}'
+    )
     clock = Clock(T0)
     add_stories(config, store, [f"Karabakh update {i}" for i in range(5)], T0)
     assert deliver(store, config, clock)[0] == 2
@@ -156,11 +195,14 @@ def test_rate_limit_spreads_sends(tmp_path: Path, receiver: Receiver) -> None:
 
 def test_digest_gathers_alerts_into_one_message(tmp_path: Path, receiver: Receiver) -> None:
     config, store = make(
-        tmp_path, f'  desk: {{urls: ["{receiver.apprise_url}"], digest: 30m}}',
+        tmp_path,
+        f'  desk: {{urls: ["{receiver.apprise_url}"], digest: 30m}}',
         "  - {name: karabakh, any: [Karabakh], notify: [desk]}\n  - {name: urgent, any: [ceasefire], priority: high, notify: [desk]}",
     )
     clock = Clock(T0)
-    add_stories(config, store, ["Karabakh one", "Karabakh two", "Karabakh three", "Ceasefire broken"], T0)
+    add_stories(
+        config, store, ["Karabakh one", "Karabakh two", "Karabakh three", "Ceasefire broken"], T0
+    )
     assert deliver(store, config, clock) == (1, 0)  # only the high-priority alert goes now
     clock.advance(minutes=10)
     assert asyncio.run(send_digests(store, config, clock)) == 0
@@ -184,11 +226,28 @@ class FakeTelegram:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                payload = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
+                payload = json.loads(
+                    self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}"
+                )
                 if outer.mode == "429":
-                    self._answer(429, {"ok": False, "error_code": 429, "description": "Too Many Requests: retry after 3", "parameters": {"retry_after": 3}})
+                    self._answer(
+                        429,
+                        {
+                            "ok": False,
+                            "error_code": 429,
+                            "description": "Too Many Requests: retry after 3",
+                            "parameters": {"retry_after": 3},
+                        },
+                    )
                 elif outer.mode == "400":
-                    self._answer(400, {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"})
+                    self._answer(
+                        400,
+                        {
+                            "ok": False,
+                            "error_code": 400,
+                            "description": "Bad Request: chat not found",
+                        },
+                    )
                 else:
                     outer.messages.append({"path": self.path, **payload})
                     self._answer(200, {"ok": True, "result": {"message_id": len(outer.messages)}})
@@ -241,7 +300,9 @@ def test_telegram_html_escaped_and_429_400_retried(tmp_path: Path, telegram: Fak
     assert errors == [None]
 
 
-def test_debug_logs_never_show_the_bot_token(tmp_path: Path, telegram: FakeTelegram, capfd: pytest.CaptureFixture[str]) -> None:
+def test_debug_logs_never_show_the_bot_token(
+    tmp_path: Path, telegram: FakeTelegram, capfd: pytest.CaptureFixture[str]
+) -> None:
     from watcher.logs import set_secrets, setup_logging
 
     config, store = make(tmp_path, f'  desk: ["tgram://{BOT_TOKEN}/-100123"]')
@@ -263,7 +324,9 @@ def test_debug_logs_never_show_the_bot_token(tmp_path: Path, telegram: FakeTeleg
     assert all(secret not in (d.last_error or "") for d in list_deliveries(store))
 
 
-@pytest.mark.parametrize(("attempts", "low", "high"), [(1, 24, 36), (2, 48, 72), (5, 384, 576), (20, 17280, 25920)])
+@pytest.mark.parametrize(
+    ("attempts", "low", "high"), [(1, 24, 36), (2, 48, 72), (5, 384, 576), (20, 17280, 25920)]
+)
 def test_backoff_grows_with_jitter_and_caps(attempts: int, low: float, high: float) -> None:
     for rnd in (0.0, 0.5, 0.999):
         at = retry_at(T0, attempts, 100, rnd)
@@ -274,11 +337,17 @@ def test_backoff_grows_with_jitter_and_caps(attempts: int, low: float, high: flo
 def test_quiet_window_across_midnight_in_a_time_zone() -> None:
     q = QuietHours("22:00", "07:00", "Asia/Baku")
     assert quiet_until(datetime(2026, 11, 28, 17, 59, tzinfo=UTC), q) is None  # 21:59 Baku
-    assert quiet_until(datetime(2026, 11, 28, 18, 0, tzinfo=UTC), q) == datetime(2026, 11, 29, 3, 0, tzinfo=UTC)
-    assert quiet_until(datetime(2026, 11, 29, 1, 0, tzinfo=UTC), q) == datetime(2026, 11, 29, 3, 0, tzinfo=UTC)
+    assert quiet_until(datetime(2026, 11, 28, 18, 0, tzinfo=UTC), q) == datetime(
+        2026, 11, 29, 3, 0, tzinfo=UTC
+    )
+    assert quiet_until(datetime(2026, 11, 29, 1, 0, tzinfo=UTC), q) == datetime(
+        2026, 11, 29, 3, 0, tzinfo=UTC
+    )
     assert quiet_until(datetime(2026, 11, 29, 3, 0, tzinfo=UTC), q) is None
     day = QuietHours("12:00", "13:00", "UTC")
-    assert quiet_until(datetime(2026, 11, 28, 12, 30, tzinfo=UTC), day) == datetime(2026, 11, 28, 13, 0, tzinfo=UTC)
+    assert quiet_until(datetime(2026, 11, 28, 12, 30, tzinfo=UTC), day) == datetime(
+        2026, 11, 28, 13, 0, tzinfo=UTC
+    )
 
 
 def test_rate_wait_and_digest_schedules() -> None:
@@ -291,5 +360,15 @@ def test_rate_wait_and_digest_schedules() -> None:
     assert digest_due("30m", T0 - timedelta(minutes=30), T0, None)
     assert digest_due("30m", None, T0, T0 - timedelta(minutes=31))
     morning = "0 8 * * *"
-    assert digest_due(morning, datetime(2026, 11, 28, 7, 0, tzinfo=UTC), datetime(2026, 11, 28, 8, 0, tzinfo=UTC), None)
-    assert not digest_due(morning, datetime(2026, 11, 28, 8, 0, tzinfo=UTC), datetime(2026, 11, 28, 9, 0, tzinfo=UTC), None)
+    assert digest_due(
+        morning,
+        datetime(2026, 11, 28, 7, 0, tzinfo=UTC),
+        datetime(2026, 11, 28, 8, 0, tzinfo=UTC),
+        None,
+    )
+    assert not digest_due(
+        morning,
+        datetime(2026, 11, 28, 8, 0, tzinfo=UTC),
+        datetime(2026, 11, 28, 9, 0, tzinfo=UTC),
+        None,
+    )

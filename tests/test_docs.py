@@ -8,7 +8,14 @@ import pytest
 
 from tests.conftest import ROOT
 from watcher.cli import build_parser
-from watcher.config.load import FEED_KEYS, OPML_KEYS, POLLING_KEYS, RULE_KEYS, TOP_KEYS
+from watcher.config.load import (
+    FEED_KEYS,
+    NOTIFIER_KEYS,
+    OPML_KEYS,
+    POLLING_KEYS,
+    RULE_KEYS,
+    TOP_KEYS,
+)
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 BUNDLED = (ROOT / "config" / "watcher.yaml").read_text(encoding="utf-8")
@@ -18,6 +25,7 @@ KEYS = (
     + [f"polling.{k}" for k in POLLING_KEYS]
     + [f"feeds[].{k}" for k in FEED_KEYS | OPML_KEYS]
     + [f"rules[].{k}" for k in RULE_KEYS]
+    + [f"notifiers.NAME.{k}" for k in NOTIFIER_KEYS]
 )
 
 
@@ -56,4 +64,13 @@ def test_readme_yaml_examples_are_valid_configs() -> None:
     blocks = re.findall(r"```yaml\n(.*?)```", README, re.S)
     assert blocks
     for block in blocks:
-        parse_config("README.md", block, {"SMTP_USER": "u", "SMTP_PASS": "p"})
+        parse_config(
+            "README.md",
+            block,
+            {
+                "SMTP_USER": "u",
+                "SMTP_PASS": "p",
+                "TELEGRAM_BOT_TOKEN": "123:abc",
+                "TELEGRAM_CHAT_ID": "-1",
+            },
+        )

@@ -14,16 +14,18 @@ import hashlib
 import logging
 import random
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from watcher.batch import Coalescer
 from watcher.config import Config, FeedConfig, format_duration
 from watcher.dedup import canonical_url, content_hash, identity_key, strip_tracking
 from watcher.errors import FetchError, WatcherError
 from watcher.extract import detect_language, extract_article
 from watcher.fetch import Fetcher, FetchLimits, status_error
-from watcher.health import record_health
+from watcher.health import assess, record_health
 from watcher.notify import build_alerts
 from watcher.parse import Entry, ParsedFeed, parse_feed
 from watcher.polling import (
@@ -47,10 +49,10 @@ from watcher.store import (
     NewStory,
     Store,
     StoryToSave,
-    feed_state,
     known,
     save_poll,
 )
+from watcher.store.feeds import apply_update, feed_states, save_states, snapshot
 from watcher.store.tables import FeedState
 
 log = logging.getLogger("watcher.poll")
@@ -62,6 +64,7 @@ FEED_ACCEPT = (
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 RETRY_AFTER_CAP = 6 * 3600.0  # a server cannot silence a feed for longer than this at once
 PAGE_FETCHES_PER_FEED = 4
+STATE_WRITE_WINDOW = 0.01  # seconds; state updates arriving within it share one transaction
 
 Clock = Callable[[], datetime]
 
@@ -101,7 +104,7 @@ def fetch_limits(config: Config) -> FetchLimits:
 async def poll_feed(ctx: Context, feed: FeedConfig) -> PollReport:
     """Poll one feed and record the outcome; never raises for feed trouble."""
     started = time.monotonic()
-    state = await asyncio.to_thread(feed_state, ctx.store, feed.name)
+    state = await _batches(ctx.store).read(feed.name)
     if state is None:
         report = PollReport(feed.name, "error", error="no state row; was the config synced?")
     elif state.disabled_at is not None:
@@ -111,7 +114,6 @@ async def poll_feed(ctx: Context, feed: FeedConfig) -> PollReport:
             report = await _poll(ctx, feed, state)
         except WatcherError as exc:
             report = await _record_failure(ctx, feed, state, exc, {})
-        await asyncio.to_thread(record_health, ctx.store, ctx.config, feed.name, ctx.clock())
     report = dataclasses.replace(report, seconds=time.monotonic() - started)
     log.info(
         "poll feed=%s status=%s new=%d matched=%d duration=%.2fs%s",
@@ -159,7 +161,7 @@ async def _record_failure(
         error=error,
         disabled_reason=disabled,
     )
-    await asyncio.to_thread(save_poll, ctx.store, feed.name, update, ())
+    await _save(ctx, feed, state, update)
     return PollReport(feed.name, "disabled" if disabled else "error", error=error)
 
 
@@ -193,13 +195,13 @@ async def _poll(ctx: Context, feed: FeedConfig, state: FeedState) -> PollReport:
     max_age = cache_max_age(resp.headers)
     if resp.not_modified:
         update = _schedule(ctx, feed, state, update, 0, None, max_age)
-        await asyncio.to_thread(save_poll, ctx.store, feed.name, update, ())
+        await _save(ctx, feed, state, update)
         return PollReport(feed.name, "304")
     body_hash = hashlib.sha256(resp.body).hexdigest()
     update = dataclasses.replace(update, body_hash=body_hash)
     if body_hash == state.body_hash:
         update = _schedule(ctx, feed, state, update, 0, None, max_age)
-        await asyncio.to_thread(save_poll, ctx.store, feed.name, update, ())
+        await _save(ctx, feed, state, update)
         return PollReport(feed.name, "unchanged")
     parsed = await asyncio.to_thread(parse_feed, resp.body, resp.url, now, resp.headers)
     fresh = await _new_entries(ctx, feed, parsed.entries)
@@ -214,7 +216,7 @@ async def _poll(ctx: Context, feed: FeedConfig, state: FeedState) -> PollReport:
         possible_gap=possible_gap(len(fresh), len(parsed.entries), state.body_hash is not None),
     )
     update = _schedule(ctx, feed, state, update, len(items), parsed, max_age)
-    await asyncio.to_thread(save_poll, ctx.store, feed.name, update, items)
+    await _save(ctx, feed, state, update, items)
     if update.possible_gap:
         log.warning(
             "feed %s: all %d items are new since the last poll; stories may have been missed",
@@ -223,6 +225,58 @@ async def _poll(ctx: Context, feed: FeedConfig, state: FeedState) -> PollReport:
         )
     matched = sum(1 for i in items if i.matches)
     return PollReport(feed.name, str(resp.status), new=len(items), matched=matched)
+
+
+async def _save(
+    ctx: Context,
+    feed: FeedConfig,
+    state: FeedState,
+    update: FeedUpdate,
+    items: Sequence[StoryToSave] = (),
+) -> None:
+    """Store the poll's outcome (stories in their own transaction, bare state updates batched
+    with other feeds'), then the feed's health, only when the outcome can change it."""
+    if items:
+        await asyncio.to_thread(save_poll, ctx.store, feed.name, update, items)
+    else:
+        await _batches(ctx.store).write((feed.name, update))
+    after = snapshot(state)
+    apply_update(after, update)
+    verdict = assess(after, update.polled_at, ctx.config.polling.health_threshold)
+    if verdict.alert is not None or verdict.flag != after.health_alerted:
+        await asyncio.to_thread(record_health, ctx.store, ctx.config, feed.name, update.polled_at)
+
+
+@dataclass
+class _Batches:
+    loop: asyncio.AbstractEventLoop
+    read: Coalescer[str, FeedState | None]
+    write: Coalescer[tuple[str, FeedUpdate], None]
+
+
+_BATCHES: weakref.WeakKeyDictionary[Store, _Batches] = weakref.WeakKeyDictionary()
+
+
+def _batches(store: Store) -> _Batches:
+    """This store's state coalescers for the running event loop (`run --once` and tests start
+    a new loop each time; futures must belong to the loop that awaits them)."""
+    loop = asyncio.get_running_loop()
+    found = _BATCHES.get(store)
+    if found is None or found.loop is not loop:
+        ref = weakref.ref(store)
+
+        def read(names: list[str]) -> list[FeedState | None]:
+            alive = ref()
+            return feed_states(alive, names) if alive else [None] * len(names)
+
+        def write(updates: list[tuple[str, FeedUpdate]]) -> list[None]:
+            alive = ref()
+            return save_states(alive, updates) if alive else [None] * len(updates)
+
+        found = _BATCHES[store] = _Batches(
+            loop, Coalescer(read), Coalescer(write, STATE_WRITE_WINDOW)
+        )
+    return found
 
 
 def _schedule(
@@ -301,13 +355,20 @@ async def _build(
 ) -> list[StoryToSave]:
     gate = asyncio.Semaphore(PAGE_FETCHES_PER_FEED)
 
-    async def one(entry: Entry) -> StoryToSave:
+    async def text(entry: Entry) -> tuple[str, str]:
         async with gate:
-            body, source = await _article_text(ctx, feed, entry)
-        # matching and language detection are CPU work: keep them off the event loop
-        return await asyncio.to_thread(_story_to_save, ctx, feed, entry, body, source, now)
+            return await _article_text(ctx, feed, entry)
 
-    return list(await asyncio.gather(*(one(e) for e in entries)))
+    texts = await asyncio.gather(*(text(e) for e in entries))
+
+    def stories() -> list[StoryToSave]:
+        return [
+            _story_to_save(ctx, feed, entry, body, source, now)
+            for entry, (body, source) in zip(entries, texts, strict=True)
+        ]
+
+    # matching and language detection are CPU work: off the event loop, one hop per feed
+    return await asyncio.to_thread(stories)
 
 
 async def _article_text(ctx: Context, feed: FeedConfig, entry: Entry) -> tuple[str, str]:
@@ -357,8 +418,13 @@ def _story_to_save(
         language=story.language,
     )
     matches = tuple(ctx.rules.match(doc))
-    alert_story = {"title": story.title, "url": story.url, "feed": story.feed,
-                   "published_at": story.published_at, "language": story.language,
-                   "summary": story.summary}
+    alert_story = {
+        "title": story.title,
+        "url": story.url,
+        "feed": story.feed,
+        "published_at": story.published_at,
+        "language": story.language,
+        "summary": story.summary,
+    }
     alerts = build_alerts(ctx.config, alert_story, matches, now)
     return StoryToSave(story=story, matches=matches, alerts=alerts)

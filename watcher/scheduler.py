@@ -31,6 +31,7 @@ from watcher.pipeline import Context, PollReport, fetch_limits, poll_feed
 from watcher.reload import summarize
 from watcher.rules import RuleSet
 from watcher.store import Store, due_feeds, sync_feeds
+from watcher.store.outbox import release_leases
 
 log = logging.getLogger("watcher.daemon")
 
@@ -47,6 +48,7 @@ async def run_once(
 ) -> list[PollReport]:
     """Poll every feed once, concurrently within the fetch limits, then deliver what is due."""
     rules = RuleSet.compile([r.spec for r in config.rules], config.term_lists)
+    await release_stale_leases(store)
     await asyncio.to_thread(sync_feeds, store, config.feeds, clock(), config.polling.interval)
     async with Fetcher(fetch_limits(config)) as fetcher:
         ctx = Context(config=config, store=store, fetcher=fetcher, rules=rules, clock=clock)
@@ -54,6 +56,15 @@ async def run_once(
     await deliver_all(store, config, clock)
     await deliver_health(store, config, clock)
     return list(reports)
+
+
+async def release_stale_leases(store: Store) -> None:
+    """On SQLite one process owns the file, so leases found at start-up are a dead process's:
+    its deliveries go out now instead of after the lease runs out."""
+    if store.is_sqlite:
+        released = await asyncio.to_thread(release_leases, store)
+        if released:
+            log.info("requeued %d delivery(ies) claimed by a process that stopped", released)
 
 
 async def deliver_all(store: Store, config: Config, clock: Callable[[], datetime]) -> None:
@@ -90,6 +101,7 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
         loop.add_signal_handler(signal.SIGHUP, self._spawn, self.reload, "SIGHUP")
+        await release_stale_leases(self.store)
         await asyncio.to_thread(
             sync_feeds, self.store, self.config.feeds, self.clock(), self.config.polling.interval
         )
@@ -115,6 +127,7 @@ class Daemon:
                 self._deliver,
                 "interval",
                 seconds=DELIVER_EVERY,
+                next_run_time=datetime.now(UTC),  # what a previous run left queued goes first
                 max_instances=1,
                 coalesce=True,
                 id="deliver",

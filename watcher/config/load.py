@@ -29,7 +29,7 @@ from watcher.config.model import (
     RuleConfig,
     Template,
 )
-from watcher.config.source import Path, Source, load_source
+from watcher.config.source import Path, Source, dotted, load_source
 from watcher.errors import ConfigError, ParseError, Problem
 from watcher.opml import parse_opml
 from watcher.rules import RuleSpec, validate_rules
@@ -319,7 +319,8 @@ def _notifiers(src: Source, raw: Any) -> tuple[NotifierConfig, ...]:
         if not urls:
             src.problem(up, "a notifier needs at least one apprise URL")
         for i, url in enumerate(urls):
-            _apprise_url(src, (*up, i), url)
+            if not any(pr.path == dotted((*up, i)) for pr in src.problems):  # no ${VAR} missing
+                _apprise_url(src, (*up, i), url)
         fmt = _opt(src, value, (*p, "format"), _string, "auto")
         if fmt not in FORMATS:
             src.problem((*p, "format"), f"format is one of {', '.join(FORMATS)}")

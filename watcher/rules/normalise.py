@@ -215,7 +215,11 @@ def _not_ascii_fold() -> re.Pattern[str]:
     return re.compile(f"[^\x00-\x7f{seps}{apos}{spaces}]")
 
 
-_POSSESSIVE_ASCII = re.compile(r"(?<=[A-Za-z0-9]['`])[sS](?![A-Za-z0-9])")
+# Starts with the apostrophe so the regex engine can skip to candidates quickly.
+_POSSESSIVE_ASCII = re.compile(r"['`](?<=[A-Za-z0-9]['`])[sS](?![A-Za-z0-9])")
+_ASCII_FOLD_TABLE = bytes(
+    ord(chr(b).lower()) if chr(b).isascii() and chr(b).isalnum() else ord(" ") for b in range(256)
+)
 
 
 def ascii_fold_stream(text: str) -> str | None:
@@ -224,16 +228,18 @@ def ascii_fold_stream(text: str) -> str | None:
 
     Equal to " " + " ".join(normalise_words(split_words(text), FOLD)) + " " by construction
     (and by test): for ASCII letters and digits NFKC, casefold and anyascii are all just
-    lower(), and every other character allowed here separates words.
+    lower(), every other character allowed here separates words (encode turns the non-ASCII
+    ones into "?"), and the possessive "s" is dropped first as the word regex drops it.
     """
-    if _not_ascii_fold().search(text):
+    if not text.isascii() and _not_ascii_fold().search(text):
         return None
     for apostrophe in _NON_ASCII_APOSTROPHES:
         if apostrophe in text:
             text = text.replace(apostrophe, "'")
-    text = _POSSESSIVE_ASCII.sub("", text)
-    text = _separators().sub(" ", text).replace("'", " ").replace("`", " ")
-    return " " + " ".join(text.lower().split()) + " "
+    if "'" in text or "`" in text:
+        text = _POSSESSIVE_ASCII.sub("'", text)
+    folded = text.encode("ascii", "replace").translate(_ASCII_FOLD_TABLE)
+    return (b" " + b" ".join(folded.split()) + b" ").decode("ascii")
 
 
 def normalise_text(text: str, mode: str = FOLD) -> str:

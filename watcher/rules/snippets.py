@@ -14,6 +14,8 @@ ELLIPSIS = "…"
 def _collapse(text: str) -> str:
     """Runs of whitespace -> one space, keeping a space at either end if there was one
     (split/join: several times faster than a regex substitution)."""
+    if "  " not in text and text.isprintable():  # isprintable: no \n, \t, NBSP, ...
+        return text
     inner = " ".join(text.split())
     if not inner:
         return " " if text else ""

@@ -101,6 +101,34 @@ def feed_state(store: Store, name: str) -> FeedState | None:
         return s.exec(select(FeedState).where(FeedState.name == name)).first()
 
 
+def feed_states(store: Store, names: Sequence[str]) -> list[FeedState | None]:
+    """Several feeds' states in one query, in the order asked."""
+    with store.read() as s:
+        rows = s.exec(select(FeedState).where(col(FeedState.name).in_(set(names)))).all()
+    by_name = {r.name: r for r in rows}
+    return [by_name.get(n) for n in names]
+
+
+def save_states(store: Store, updates: Sequence[tuple[str, FeedUpdate]]) -> list[None]:
+    """Record several polls that brought no stories (304, unchanged, errors) in one
+    transaction. An update for a feed no longer in the table is dropped."""
+    with store.write() as s:
+        names = {name for name, _ in updates}
+        rows = s.exec(select(FeedState).where(col(FeedState.name).in_(names))).all()
+        by_name = {r.name: r for r in rows}
+        for name, update in updates:
+            row = by_name.get(name)
+            if row is not None:
+                apply_update(row, update)
+                s.add(row)
+    return [None] * len(updates)
+
+
+def snapshot(row: FeedState) -> FeedState:
+    """A detached copy to apply an update to in memory (to foresee its health, say)."""
+    return FeedState(**row.model_dump())
+
+
 def all_feed_states(store: Store) -> list[FeedState]:
     with store.read() as s:
         return list(s.exec(select(FeedState).order_by(col(FeedState.name))).all())

@@ -170,6 +170,18 @@ def postpone(store: Store, delivery_id: int, until: datetime, why: str) -> None:
             s.add(row)
 
 
+def release_leases(store: Store) -> int:
+    """Forget every lease. Only for SQLite, where one process owns the file, so any lease
+    found at start-up belonged to a process that died."""
+    with store.write() as s:
+        result = s.execute(
+            update(DeliveryRow)
+            .where(col(DeliveryRow.lease_owner).is_not(None))
+            .values(lease_owner=None, lease_until=None)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
 def sent_since(store: Store, notifier: str, target: int, since: datetime) -> list[datetime]:
     """Send times to one target since `since`, oldest first (for rate limits)."""
     with store.read() as s:
