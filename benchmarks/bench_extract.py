@@ -81,9 +81,8 @@ def main() -> None:
         f"{len(truth_pages)} pages with a truth text (scrapinghub, newspaper4k, readability), "
         f"{len(decoys)} tert.am decoy pages"
     )
-    print(
-        f"{'extractor':<10} {'P med':>6} {'R med':>6} {'F1 med':>7} {'F1 mean':>8} {'ms/page med':>12} {'decoys hit':>11}"
-    )
+    head = ("extractor", "P med", "R med", "F1 med", "F1 mean", "ms/page med", "decoys hit")
+    print("{:<10} {:>6} {:>6} {:>7} {:>8} {:>12} {:>11}".format(*head))
     for name, fn in (("plain", plain), ("watcher", ours)):
         scores, times = [], []
         for html, body in truth_pages:
@@ -94,9 +93,9 @@ def main() -> None:
         hit = sum(bool(DECOY_TERMS.search(fn(html))) for html in decoys)
         p, r, f = (statistics.median(s[i] for s in scores) for i in range(3))
         fmean = statistics.mean(s[2] for s in scores)
-        print(
-            f"{name:<10} {p:>6.3f} {r:>6.3f} {f:>7.3f} {fmean:>8.3f} {statistics.median(times):>12.1f} {hit:>5}/{len(decoys)}"
-        )
+        ms = statistics.median(times)
+        hits = f"{hit}/{len(decoys)}"
+        print(f"{name:<10} {p:>6.3f} {r:>6.3f} {f:>7.3f} {fmean:>8.3f} {ms:>12.1f} {hits:>11}")
 
 
 if __name__ == "__main__":

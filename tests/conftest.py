@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +20,56 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"
+
+# The storage and pipeline tests run on SQLite, and again on PostgreSQL when
+# WATCHER_TEST_BACKEND=postgresql (.ci/run does both); each test gets a fresh database.
+BACKEND = os.environ.get("WATCHER_TEST_BACKEND", "sqlite")
+PG_ADMIN = os.environ.get("WATCHER_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _pg_available() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN, connect_timeout=3):
+            return True
+    except Exception:
+        return False
+
+
+@contextlib.contextmanager
+def fresh_pg_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test, dropped afterwards."""
+    import psycopg
+
+    name = f"watcher_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    """The database a storage or pipeline test runs on: SQLite, or PostgreSQL in the PG pass."""
+    if BACKEND == "sqlite":
+        yield f"sqlite:///{tmp_path / 'w.db'}"
+        return
+    with fresh_pg_database() as url:
+        yield url
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database, for tests that only make sense there (several processes)."""
+    if not _pg_available():
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN}")
+    with fresh_pg_database() as url:
+        yield url
 
 
 @dataclass

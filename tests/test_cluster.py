@@ -158,9 +158,18 @@ def test_fingerprints_are_identical_in_another_process(seed: str) -> None:
     env = {**os.environ, "PYTHONHASHSEED": seed}
     out = subprocess.run(
         [sys.executable, "-c", _CHILD.format(title=TALKS_TITLE, body=HY + TALKS)],
-        capture_output=True, text=True, check=True, env=env, cwd=ROOT, timeout=120,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
     )
-    assert json.loads(out.stdout) == [cluster.pack(fp.signature).hex(), list(fp.bands), fp.title_key]
+    assert json.loads(out.stdout) == [
+        cluster.pack(fp.signature).hex(),
+        list(fp.bands),
+        fp.title_key,
+    ]
 
 
 def test_signature_has_not_drifted() -> None:
@@ -226,4 +235,4 @@ def test_edited_corpus_copies_are_recognised(pages: list[tuple[str, str, str]]) 
             found += 1
         else:
             missed += 1
-    assert found / (found + missed) >= 0.90, (found, missed)
+    assert found / (found + missed) >= 0.93, (found, missed)  # measured 82/84 = 0.976

@@ -71,6 +71,7 @@ def add_stories(
             body="",
             body_source="feed",
             language="en",
+            search_text=title.lower(),
             content_hash=f"h{i}",
             published_at=now,
             first_seen_at=now,

@@ -29,10 +29,12 @@ parameter must bump VERSION: `pack` writes it, `unpack` refuses other versions, 
 are salted with it, so old stories quietly stop being candidates instead of matching wrongly.
 
 Short texts: a body with fewer than MIN_BODY_SHINGLES distinct shingles (a feed summary, a
-headline-only item, a page that repeats one line) is shingled together with its title; a text
-with fewer than MIN_SHINGLES in all (about six words) is not fingerprinted at all (no bands, never `same_story`), because "Breaking news" or "Live updates"
-would otherwise merge every item that carries them. Those can still cluster through the
-store's link and title rules; `title_key` is empty for titles too short to be distinctive.
+headline-only item, a page that repeats one line) is shingled together with its title, and
+`same_story` then asks for SHORT_THRESHOLD. A text with fewer than MIN_SHINGLES in all (about
+six words) is not fingerprinted at all (no bands, never `same_story`), because "Breaking
+news" or "Live updates" would otherwise merge every item that carries them. Those can still
+cluster through the store's link and title rules; `title_key` is empty for titles too short
+to be distinctive.
 """
 
 from __future__ import annotations
@@ -121,7 +123,8 @@ def similarity(a: Fingerprint, b: Fingerprint) -> float:
     sqrt(J(1-J)/permutations), so 0.04 at J = 0.5 with 128 permutations)."""
     if len(a.signature) != len(b.signature) or _is_empty(a.signature) or _is_empty(b.signature):
         return 0.0
-    return sum(map(eq, a.signature, b.signature)) / len(a.signature)
+    agree: int = sum(map(eq, a.signature, b.signature))
+    return agree / len(a.signature)
 
 
 def same_story(a: Fingerprint, b: Fingerprint, threshold: float = THRESHOLD) -> bool:
@@ -163,7 +166,7 @@ def pack(signature: Sequence[int]) -> bytes:
 def unpack(data: bytes) -> Signature:
     """Inverse of pack; refuses other versions, whose values would compare as noise."""
     if not data or data[0] != VERSION or (len(data) - 1) % 4:
-        raise ValueError("not a version %d cluster signature" % VERSION)
+        raise ValueError(f"not a version {VERSION} cluster signature")
     return struct.unpack(f"<{(len(data) - 1) // 4}I", data[1:])
 
 

@@ -43,7 +43,7 @@ from watcher.polling import (
     track_move,
     update_rate,
 )
-from watcher.rules import Document, RuleSet
+from watcher.rules import Document, RuleSet, normalise_text
 from watcher.store import (
     FeedUpdate,
     NewStory,
@@ -405,6 +405,7 @@ def _story_to_save(
         body=body,
         body_source=source,
         language=detect_language(f"{entry.title}\n{body}"),
+        search_text=normalise_text(f"{entry.title}\n{entry.summary}\n{body}"),
         content_hash=content_hash(entry.title, entry.summary or entry.content),
         published_at=entry.published_at,
         first_seen_at=now,

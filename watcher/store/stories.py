@@ -33,6 +33,7 @@ class NewStory:
     body: str
     body_source: str
     language: str | None
+    search_text: str
     content_hash: str
     published_at: datetime | None
     first_seen_at: datetime

@@ -66,6 +66,9 @@ class StoryRow(SQLModel, table=True):
     body: str = Field(default="", sa_column=Column(Text, nullable=False))
     body_source: str = "feed"  # "page" when extracted from the article, else "feed"
     language: str | None = Field(default=None, max_length=8)  # detected, ISO 639-1
+    # title, summary and body folded as the rule matcher folds them (case, accents, script), so
+    # full-text search finds Карабах with "karabakh" exactly as a rule would
+    search_text: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     content_hash: str = Field(max_length=64)
     published_at: datetime | None = None
     first_seen_at: datetime = Field(index=True)
