@@ -76,3 +76,26 @@ def test_restart_resumes_poll_times_from_the_database(
     assert proc.returncode == 0, err
     assert feed_server.hits["/rss.xml"] == polls == 1
     assert len(receiver.alerts) == 3
+
+
+def test_second_process_on_the_same_sqlite_file_is_refused(
+    tmp_path: Path, feed_server: FeedServer, receiver: Receiver
+) -> None:
+    cfg = write_config(tmp_path, feed_server, receiver)
+    proc = start(cfg)
+    try:
+        wait_for(lambda: feed_server.hits.get("/rss.xml", 0) >= 1)
+        second = subprocess.run([sys.executable, "-m", "watcher", "run", "--once", "-c", str(cfg)],
+                                cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert second.returncode == 1
+        assert f"another watcher (pid {proc.pid}) is already running on {tmp_path / 'w.db'}" in second.stderr
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+        assert proc.returncode == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    again = subprocess.run([sys.executable, "-m", "watcher", "run", "--once", "-c", str(cfg)],
+                           cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr  # the lock went with the process

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from watcher.health import assess, feed_status
+from watcher.health import Vitals, assess, feed_status
 from watcher.polling import (
     adaptive_interval,
     backoff,
@@ -159,23 +159,26 @@ def _row(**kw: object) -> FeedState:
 def test_health_alerts_once_per_episode() -> None:
     threshold = 6 * H
     early = _row(consecutive_errors=3, first_error_at=NOW - timedelta(hours=1))
-    assert assess(early, NOW, threshold) == assess(early, NOW, threshold)
-    assert assess(early, NOW, threshold).alert is None
+    assert assess(Vitals.of(early), NOW, threshold) == assess(Vitals.of(early), NOW, threshold)
+    assert assess(Vitals.of(early), NOW, threshold).alert is None
     long = _row(consecutive_errors=30, first_error_at=NOW - timedelta(hours=7))
-    assert assess(long, NOW, threshold).alert == "failing"
+    assert assess(Vitals.of(long), NOW, threshold).alert == "failing"
     told = _row(
         consecutive_errors=31, first_error_at=NOW - timedelta(hours=8), health_alerted="failing"
     )
-    assert assess(told, NOW, threshold).alert is None
+    assert assess(Vitals.of(told), NOW, threshold).alert is None
     back = _row(health_alerted="failing")
-    verdict = assess(back, NOW, threshold)
+    verdict = assess(Vitals.of(back), NOW, threshold)
     assert (verdict.flag, verdict.alert) == (None, "recovered")
     quiet = _row(usual_gap=600.0, last_new_at=NOW - timedelta(hours=3))
-    assert assess(quiet, NOW, threshold).alert == "silent"
+    assert assess(Vitals.of(quiet), NOW, threshold).alert == "silent"
     assert feed_status(quiet, NOW) == "silent"
     resumed = _row(usual_gap=600.0, last_new_at=NOW, health_alerted="silent")
-    assert assess(resumed, NOW, threshold).alert == "resumed"
+    assert assess(Vitals.of(resumed), NOW, threshold).alert == "resumed"
     gone = _row(disabled_at=NOW, disabled_reason="gone (410)", consecutive_errors=1)
-    assert assess(gone, NOW, threshold).alert == "disabled"
+    assert assess(Vitals.of(gone), NOW, threshold).alert == "disabled"
     assert feed_status(gone, NOW) == "disabled"
-    assert assess(_row(disabled_at=NOW, health_alerted="disabled"), NOW, threshold).alert is None
+    assert (
+        assess(Vitals.of(_row(disabled_at=NOW, health_alerted="disabled")), NOW, threshold).alert
+        is None
+    )

@@ -374,3 +374,118 @@ def test_structured_lists_equal_the_query(
     assert any(a) and not all(a)  # the table really distinguishes something
     verdicts = [v.matched for t in STRUCTURED_DOCS for v in as_lists.explain(Document(title=t))]
     assert verdicts == a
+
+
+# -- inflected forms: a whole word finds only itself, a prefix finds the declensions ------------
+
+DECLENSIONS = [
+    # Russian
+    *[
+        ("Карабах*", form, True)
+        for form in ["Карабах", "Карабаха", "Карабаху", "Карабахом", "Карабахе"]
+    ],
+    *[("Карабах", form, form == "Карабах") for form in ["Карабах", "Карабаха", "Карабахе"]],
+    *[("Пашинян*", form, True) for form in ["Пашинян", "Пашиняна", "Пашиняну", "Пашиняном"]],
+    ("Пашинян", "Пашиняна", False),
+    ("Азербайджан*", "Азербайджана", True),
+    ("Азербайджан*", "азербайджанский", True),
+    # Azerbaijani
+    *[("Qarabağ*", form, True) for form in ["Qarabağ", "Qarabağda", "Qarabağın", "Qarabağa"]],
+    ("Qarabağ", "Qarabağda", False),
+    ("Əliyev*", "Əliyevin", True),
+    ("Paşinyan*", "Paşinyanla", True),
+    # Turkish: suffixes after an apostrophe leave the name a whole word
+    ("Karabağ", "Karabağ'da", True),
+    ("Karabağ", "Karabağ’ın", True),
+    ("Azerbaycan", "Azerbaycan'ın", True),
+    ("Karabağ", "Karabağda", False),
+    ("Karabağ*", "Karabağda", True),
+    # Armenian
+    *[("Ղարաբաղ*", form, True) for form in ["Ղարաբաղ", "Ղարաբաղի", "Ղարաբաղում", "Ղարաբաղից"]],
+    ("Ղարաբաղ", "Ղարաբաղում", False),
+    ("Փաշինյան*", "Փաշինյանի", True),
+    ("Pashinyan*", "Փաշինյանի", True),  # prefix across scripts
+    # English
+    ("Armenia", "Armenia's", True),
+    ("Armenia", "Armenians", False),
+    ("Armenia*", "Armenians", True),
+    ("negotiat*", "Negotiators", True),
+]
+
+
+def test_declensions() -> None:
+    check(DECLENSIONS)
+
+
+HEADLINES = [
+    # (query, headline, match) in the languages of the wires the design notes name
+    ("@karabakh AND @talks", "Пашинян и Алиев провели переговоры по Карабаху", True),
+    ("@karabakh AND @talks", "Переговоры по Донбассу", False),
+    ("@leaders NEAR/3 @leaders", "Алиев и Пашинян встретились в Праге", True),
+    (
+        "@leaders NEAR/3 @leaders",
+        "Алиев провёл встречу. Позже, вечером, в другом городе Пашинян",
+        False,
+    ),
+    ("@karabakh", "İlham Əliyev Qarabağda yeni layihələrlə tanış olub", False),  # Qarabağda
+    ("Qarabağ*", "İlham Əliyev Qarabağda yeni layihələrlə tanış olub", True),
+    ("İlham NEAR/1 Əliyev", "İlham Əliyev Qarabağda", True),
+    ("ilham NEAR/1 eliyev", "İLHAM ƏLİYEV", True),
+    ("Karabağ*", "Cumhurbaşkanı Erdoğan, Karabağ'daki gelişmeleri değerlendirdi", True),
+    ("Erdoğan", "ERDOĞAN", True),
+    ("Erdogan", "Erdoğan", True),
+    ("Cumhurbaşkanı", "cumhurbaskani", True),
+    ("ılımlı", "Ilımlı", True),
+    ("Ղարաբաղ*", "Փաշինյանը խոսել է Ղարաբաղի մասին", True),
+    ("Փաշինյան*", "Փաշինյանը խոսել է Ղարաբաղի մասին", True),
+    ("Pashinyan", "Փաշինյանը խոսել է Ղարաբաղի մասին", False),  # Փաշինյանը is another word
+    ('"peace treaty" NOT football', "Armenia and Azerbaijan near a peace treaty", True),
+    ('"peace treaty" NOT football', "Peace treaty? Football fans say no", False),
+    ("title:@karabakh", "Nagorno-Karabakh: talks resume", True),
+    ("=OSCE Minsk", "OSCE Minsk Group co-chairs", True),
+    ("=OSCE Minsk", "Osce minsk", False),
+]
+
+
+def test_headlines() -> None:
+    wrong = [(q, t, w) for q, t, w in HEADLINES if matches(q, "", title=t) is not w]
+    assert not wrong, wrong
+
+
+PUNCTUATION = [
+    # the same word between every kind of punctuation, quote and apostrophe
+    *[
+        ("Karabakh", f"{left}Karabakh{right}", True)
+        for left, right in [
+            ("«", "»"),
+            ("“", "”"),
+            ("„", "“"),
+            ("(", ")"),
+            ("[", "]"),
+            ("'", "'"),
+            ("‘", "’"),
+            ("—", "—"),
+            ("#", ""),
+            ("@", ":"),
+            ("", "…"),
+            ("", "’s"),
+            ("", "'s"),
+            ("", "ʼs"),
+            ("", "´s"),
+            ("", "′s"),
+            ("", "/Artsakh"),
+            ("", ".\n"),
+            ("\t", "\u00a0"),
+            ("\u200b", "\u200b"),
+        ]
+    ],
+    ("Karabakh", "Karabakh_region", True),
+    ("Karabakh", "Karabakh2020", False),
+    ("2020", "Karabakh 2020", True),
+    ("2020", "2020-09-27", True),
+    ('"27 September 2020"', "27 September, 2020", True),
+]
+
+
+def test_punctuation() -> None:
+    check(PUNCTUATION)

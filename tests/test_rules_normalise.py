@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import random
+import re
+
 import pytest
 
 from watcher.rules import normalise as norm
-from watcher.rules.normalise import CASED, EXACT, FOLD, normalise_text, split_words, word_spans
+from watcher.rules.normalise import (
+    CASED,
+    EXACT,
+    FOLD,
+    normalise_text,
+    normalise_words,
+    split_words,
+    word_spans,
+)
 
 
 @pytest.mark.parametrize(
@@ -145,3 +156,68 @@ def test_cache_limit_keeps_results_correct(monkeypatch: pytest.MonkeyPatch) -> N
     words = [f"Карабах{i}" for i in range(10)]
     assert norm.normalise_words(words, FOLD) == [f"karabakh{i}" for i in range(10)]
     assert len(norm._CACHES[FOLD]) <= 3
+
+
+# -- the fast paths must give exactly what the word regex gives ------------------------------
+
+POOL = [
+    *"abcXYZ09sS",
+    *" \t\n\r\x0b\x0c\x1c\x85\xa0\u2003\u3000",
+    *".,;:!?-_()[]{}\"'`/\\@#%&*+=<>|~^$",
+    *"’‘ʼʻ´′＇«»“”—–…•©°€№\u200b\ufeff\x00",
+    *"éüßıİəğşЖжЩԱաՂφΩ",
+    *"\u0306\u0301\u0307",
+    *"ाक्",
+    *"²½ﬁǅ",
+    *"ـ北京タ한😀𝐀",
+]
+
+
+def random_texts(seed: int, count: int, pool: list[str] = POOL) -> list[str]:
+    rng = random.Random(seed)
+    return ["".join(rng.choice(pool) for _ in range(rng.randint(0, 30))) for _ in range(count)]
+
+
+def test_split_words_equals_the_regex_on_random_text() -> None:
+    for text in random_texts(1, 30_000):
+        assert split_words(text) == norm.word_pattern().findall(text), repr(text)
+
+
+def test_ascii_fold_equals_the_general_path_on_random_text() -> None:
+    def refused(c: str) -> bool:  # a non-ASCII letter, digit or mark, or beyond U+303F
+        return not c.isascii() and bool(
+            norm.word_pattern().fullmatch(c) or c >= "\u3040" or c in "ʼʻ"
+        )
+
+    ascii_like = [c for c in POOL if not refused(c)]
+    fast = 0
+    for text in random_texts(2, 30_000, ascii_like) + random_texts(3, 5_000):
+        folded = norm.ascii_fold(text)
+        if folded is None:
+            assert any(map(refused, text)), repr(text)
+            continue
+        fast += 1
+        general = normalise_words(split_words(text), FOLD)
+        assert [w.decode() for w in folded.split()] == general, repr(text)
+        assert len(folded) == len(text)
+        runs = [m.span() for m in re.finditer(rb"[^ ]+", folded)]
+        assert runs == word_spans(text), repr(text)
+        assert norm.ascii_fold_stream(text) == " " + " ".join(general) + " "
+    assert fast > 20_000
+
+
+@pytest.mark.parametrize(
+    ("text", "stream"),
+    [
+        ("Azerbaijan’s talks", " azerbaijan talks "),
+        ("It’s O'Brien’s", " it o brien "),
+        ("NATO—EU, 2024", " nato eu 2024 "),
+        ("x\u00a0y\u200bz", " x y z "),
+        ("foo_bar", " foo bar "),
+        ("", "  "),
+        ("Qarabağ", None),
+        ("Karabakh ʼs", None),
+    ],
+)
+def test_ascii_fold_stream(text: str, stream: str | None) -> None:
+    assert norm.ascii_fold_stream(text) == stream

@@ -87,7 +87,7 @@ def test_random_queries_agree_with_the_reference() -> None:
     rng = random.Random(2024)
     outcomes = {True: 0, False: 0}
     rejected = 0
-    for _ in range(400):
+    for _ in range(250):
         query, reference = random_query(rng)
         try:
             rules = RuleSet.compile([RuleSpec("r", query=query)], {})
@@ -104,8 +104,8 @@ def test_random_queries_agree_with_the_reference() -> None:
             (verdict,) = rules.explain(Document(title="", body=text))
             assert verdict.matched is want
             outcomes[want] += 1
-    assert min(outcomes.values()) > 300
-    assert rejected < 200
+    assert min(outcomes.values()) > 200
+    assert rejected < 125
 
 
 def test_hits_point_at_the_original_words() -> None:

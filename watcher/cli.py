@@ -60,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     matches.add_argument("--since", metavar="AGE", help="only matches newer than this, e.g. 2h, 7d")
     matches.add_argument("--limit", type=int, default=None, metavar="N", help="at most N matches")
     matches.add_argument("--json", action="store_true", help="one JSON object per line")
+    db = sub.add_parser("db", parents=[common], help="database maintenance")
+    db.add_argument(
+        "action",
+        choices=["upgrade", "stats"],
+        help="upgrade: apply schema migrations; stats: row counts and size",
+    )
     ntest = sub.add_parser(
         "notify-test", parents=[common], help="send a test alert through every URL of one notifier"
     )
@@ -148,9 +154,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args)
     from watcher.scheduler import Daemon, run_once
     from watcher.store import Store
+    from watcher.store.lock import ProcessLock
 
     store = Store(config.database)
-    store.create_schema()
+    try:
+        lock = ProcessLock(config.database).__enter__()
+    except WatcherError:
+        store.close()
+        raise
+    store.ensure_schema(config.auto_upgrade)
     try:
         if args.once:
             reports = asyncio.run(run_once(config, store))
@@ -166,6 +178,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             asyncio.run(Daemon(config, store).run())
     finally:
         store.close()
+        lock.__exit__()
     return EXIT_OK
 
 
@@ -182,7 +195,7 @@ def cmd_matches(args: argparse.Namespace) -> int:
             print(f"--since: {exc}", file=sys.stderr)
             return EXIT_CONFIG
     store = Store(config.database)
-    store.create_schema()
+    store.ensure_schema(config.auto_upgrade)
     try:
         rows = list_matches(store, rule=args.rule, since=since, limit=args.limit)
     finally:
@@ -245,7 +258,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         print(f"--rule: no rule named {args.rule!r} in {config.path}", file=sys.stderr)
         return EXIT_CONFIG
     store = Store(config.database)
-    store.create_schema()
+    store.ensure_schema(config.auto_upgrade)
     try:
         result = backtest(config, store, since, args.rule)
     finally:
@@ -280,12 +293,10 @@ def cmd_feeds(args: argparse.Namespace) -> int:
     from watcher.health import feed_report, format_report
     from watcher.scheduler import utcnow
     from watcher.store import Store, all_feed_states
-    from watcher.store.feeds import add_missing_columns
 
     store = Store(config.database)
-    store.create_schema()
+    store.ensure_schema(config.auto_upgrade)
     try:
-        add_missing_columns(store.engine)
         now = utcnow()
         report = feed_report(config, all_feed_states(store), now)
     finally:
@@ -370,7 +381,7 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
 
     config = _load(args)
     store = Store(config.database)
-    store.create_schema()
+    store.ensure_schema(config.auto_upgrade)
     try:
         if args.action == "retry":
             if not args.ids and not args.all_dead:
@@ -407,6 +418,29 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_db(args: argparse.Namespace) -> int:
+    from watcher.store import Store
+    from watcher.store.migrate import upgrade
+
+    config = _load(args)
+    store = Store(config.database)
+    try:
+        if args.action == "upgrade":
+            before, after = upgrade(store)
+            print(
+                f"schema at revision {after}"
+                + (f" (was {before or 'empty'})" if before != after else " (already current)")
+            )
+        else:
+            from watcher.store.stats import db_stats, render_stats
+
+            store.ensure_schema(config.auto_upgrade)
+            print(render_stats(db_stats(store)))
+    finally:
+        store.close()
+    return EXIT_OK
+
+
 COMMANDS = {
     "check": cmd_check,
     "run": cmd_run,
@@ -417,4 +451,5 @@ COMMANDS = {
     "feeds": cmd_feeds,
     "notify-test": cmd_notify_test,
     "deliveries": cmd_deliveries,
+    "db": cmd_db,
 }

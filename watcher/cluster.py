@@ -18,6 +18,8 @@ computes what goes into it. The store is expected to do:
     -- confirm each candidate, then insert one story_bands row per key of fp.bands
     same_story(fp, from_signature(unpack(signature)))
 
+A fingerprint without bands (too short, see below) gets no candidates and no rows.
+
 and, separately, merge stories whose `title_key` is equal and non-empty within the window.
 
 The signature is a storage format: stored values must compare with ones computed after an
@@ -175,6 +177,8 @@ def _words(text: str) -> list[str]:
 
 
 def _shingles(words: list[str], k: int) -> set[bytes]:
+    if not words:
+        return set()
     k = min(k, len(words))
     return {" ".join(words[i : i + k]).encode() for i in range(len(words) - k + 1)}
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,6 +23,7 @@ from watcher.config import Config, format_duration
 from watcher.logs import mask
 from watcher.polling import is_silent
 from watcher.store.db import Store
+from watcher.store.feeds import FeedUpdate
 from watcher.store.tables import FeedState, HealthAlertRow
 
 log = logging.getLogger("watcher.health")
@@ -39,23 +40,74 @@ class Verdict:
     alert: str | None  # what to tell now: failing | recovered | silent | resumed | disabled
 
 
-def assess(row: FeedState, now: datetime, threshold: float) -> Verdict:
+@dataclass(frozen=True)
+class Vitals:
+    """The part of a feed's state its health depends on; cheap to project past a poll, so the
+    pipeline opens a transaction for health only when a poll can change it."""
+
+    disabled: bool
+    consecutive_errors: int
+    first_error_at: datetime | None
+    usual_gap: float | None
+    last_new_at: datetime | None
+    told: str | None
+
+    @classmethod
+    def of(cls, row: FeedState) -> Vitals:
+        return cls(
+            disabled=row.disabled_at is not None,
+            consecutive_errors=row.consecutive_errors,
+            first_error_at=row.first_error_at,
+            usual_gap=row.usual_gap,
+            last_new_at=row.last_new_at,
+            told=row.health_alerted,
+        )
+
+    def after(self, update: FeedUpdate) -> Vitals:
+        """As `apply_update` would leave them."""
+        if update.error is not None:
+            return replace(
+                self,
+                disabled=self.disabled or update.disabled_reason is not None,
+                consecutive_errors=self.consecutive_errors + 1,
+                first_error_at=self.first_error_at or update.polled_at,
+            )
+        if not update.new_stories:
+            return replace(self, consecutive_errors=0, first_error_at=None)
+        gap = 1.0 / update.item_rate if update.item_rate else self.usual_gap
+        return replace(
+            self,
+            consecutive_errors=0,
+            first_error_at=None,
+            usual_gap=gap,
+            last_new_at=update.polled_at,
+        )
+
+
+def assess(v: Vitals, now: datetime, threshold: float) -> Verdict:
     """The feed's health flag after its latest poll, and the alert a change deserves."""
-    told = row.health_alerted
-    if row.disabled_at is not None:
+    told = v.told
+    if v.disabled:
         return Verdict("disabled", None if told == "disabled" else "disabled")
-    if row.consecutive_errors:
-        since = _utc(row.first_error_at or now)
+    if v.consecutive_errors:
+        since = _utc(v.first_error_at or now)
         if (_utc(now) - since).total_seconds() >= threshold and told != "failing":
             return Verdict("failing", "failing")
         return Verdict(told, None)
     if told == "failing":
         return Verdict(None, "recovered")
-    if is_silent(row.usual_gap, row.last_new_at, now):
+    if is_silent(v.usual_gap, v.last_new_at, now):
         return Verdict("silent", None if told == "silent" else "silent")
     if told == "silent":
         return Verdict(None, "resumed")
     return Verdict(None, None)
+
+
+def changes_health(row: FeedState, update: FeedUpdate, threshold: float) -> bool:
+    """Whether recording `update` changes the feed's health flag or deserves an alert."""
+    after = Vitals.of(row).after(update)
+    verdict = assess(after, update.polled_at, threshold)
+    return verdict.alert is not None or verdict.flag != after.told
 
 
 def message(kind: str, row: FeedState, now: datetime) -> tuple[str, str]:
@@ -102,7 +154,7 @@ def record_health(store: Store, config: Config, feed: str, now: datetime) -> str
         row = s.exec(select(FeedState).where(FeedState.name == feed)).first()
         if row is None:
             return None
-        verdict = assess(row, now, p.health_threshold)
+        verdict = assess(Vitals.of(row), now, p.health_threshold)
         if verdict.flag == row.health_alerted and verdict.alert is None:
             return None
         row.health_alerted = verdict.flag

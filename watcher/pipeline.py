@@ -25,7 +25,7 @@ from watcher.dedup import canonical_url, content_hash, identity_key, strip_track
 from watcher.errors import FetchError, WatcherError
 from watcher.extract import detect_language, extract_article
 from watcher.fetch import Fetcher, FetchLimits, status_error
-from watcher.health import assess, record_health
+from watcher.health import changes_health, record_health
 from watcher.notify import build_alerts
 from watcher.parse import Entry, ParsedFeed, parse_feed
 from watcher.polling import (
@@ -52,7 +52,7 @@ from watcher.store import (
     known,
     save_poll,
 )
-from watcher.store.feeds import apply_update, feed_states, save_states, snapshot
+from watcher.store.feeds import feed_states, save_states
 from watcher.store.tables import FeedState
 
 log = logging.getLogger("watcher.poll")
@@ -240,10 +240,7 @@ async def _save(
         await asyncio.to_thread(save_poll, ctx.store, feed.name, update, items)
     else:
         await _batches(ctx.store).write((feed.name, update))
-    after = snapshot(state)
-    apply_update(after, update)
-    verdict = assess(after, update.polled_at, ctx.config.polling.health_threshold)
-    if verdict.alert is not None or verdict.flag != after.health_alerted:
+    if changes_health(state, update, ctx.config.polling.health_threshold):
         await asyncio.to_thread(record_health, ctx.store, ctx.config, feed.name, update.polled_at)
 
 

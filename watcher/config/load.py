@@ -54,6 +54,7 @@ POLLING_KEYS = {
     "health_threshold",
 }
 FEED_KEYS = {"name", "url", "interval", "tags", "extract", "headers"}
+DATABASE_KEYS = {"url", "auto_upgrade"}
 OPML_KEYS = {"opml", "tags", "interval", "extract"}
 NOTIFIER_KEYS = {
     "urls",
@@ -113,9 +114,8 @@ def parse_config(path: str, text: str, env: Mapping[str, str]) -> Config:
         raise ConfigError(src.problems)
     _unknown(src, data, (), TOP_KEYS)
 
-    database = env.get("WATCHER_DATABASE_URL") or _opt(
-        src, data, ("database",), _string, "sqlite:///data/watcher.db"
-    )
+    database, auto_upgrade = _database(src, data.get("database"))
+    database = env.get("WATCHER_DATABASE_URL") or database
     polling = _polling(src, data.get("polling"))
     feeds = _feeds(src, data.get("feeds"))
     terms = _terms(src, data.get("terms"))
@@ -138,6 +138,7 @@ def parse_config(path: str, text: str, env: Mapping[str, str]) -> Config:
     return Config(
         path=path,
         database=database,
+        auto_upgrade=auto_upgrade,
         polling=polling,
         feeds=feeds,
         terms=terms,
@@ -174,6 +175,18 @@ def url_secrets(url: str, *, paths: bool = True) -> set[str]:
 
 
 # -- sections ------------------------------------------------------------------------------
+
+
+def _database(src: Source, raw: Any) -> tuple[str, bool | None]:
+    """`database: URL` or `database: {url: URL, auto_upgrade: bool}`."""
+    default = "sqlite:///data/watcher.db"
+    if raw is None:
+        return default, None
+    if isinstance(raw, dict):
+        _unknown(src, raw, ("database",), DATABASE_KEYS)
+        url = _opt(src, raw, ("database", "url"), _string, default)
+        return url, _opt(src, raw, ("database", "auto_upgrade"), _bool, None)
+    return _check(src, ("database",), raw, _string) or default, None
 
 
 def _polling(src: Source, raw: Any) -> PollingConfig:

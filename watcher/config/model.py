@@ -75,6 +75,7 @@ class RuleConfig:
 class Config:
     path: str
     database: str = "sqlite:///data/watcher.db"
+    auto_upgrade: bool | None = None  # None: yes for SQLite, no for PostgreSQL
     polling: PollingConfig = field(default_factory=PollingConfig)
     feeds: tuple[FeedConfig, ...] = ()
     terms: tuple[tuple[str, tuple[str, ...]], ...] = ()

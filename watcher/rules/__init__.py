@@ -24,6 +24,21 @@ only: accents and scripts still fold, so NATO finds NATO and НАТО but not Na
 Every rule must require at least one term: `NOT x` alone or `a OR NOT b` would match stories
 that contain none of its terms, so compile rejects them; this is what lets the matcher skip
 every rule none of whose terms occur in a story.
+
+Score (for `min_score`): each distinct term that fired outside a NOT adds the weight of the
+best field it was found in, title 3, summary 2, body 1; a proximity expression is one term.
+A match carries the first hit per (term, field), at most ruleset.MAX_HITS of them.
+
+Limits, all reported as RuleError: queries up to 20,000 characters, 32 nested parentheses,
+1,000 parentheses in all; proximity 1..1,000 words and at most 16 words in "..."~N; a prefix
+wildcard needs two letters. Known limits of matching across scripts (see `normalise`): the
+transliteration is anyascii's, so Ղարաբաղ reads "Gharabagh", Алиев "Aliev" and Əliyev
+"Eliyev" -- put such spellings in a term list; Han and kana are matched character by
+character; Thai, Lao, Khmer and Burmese are not split into words.
+
+Modules, in the order a story meets them: normalise (words and folding), query (text ->
+syntax), compile (syntax -> evaluation nodes, errors), automaton (all terms, one scan),
+evaluate (boolean tree and proximity), snippets, ruleset (the public RuleSet).
 """
 
 from watcher.rules.model import Document, Hit, RuleMatch, RuleSpec, Verdict

@@ -23,7 +23,7 @@ from watcher.rules.normalise import (
     FOLD,
     MODES,
     PLACEHOLDER,
-    ascii_fold_stream,
+    ascii_fold,
     normalise_words,
     split_words,
     word_pattern,
@@ -34,6 +34,7 @@ Span = tuple[int, int]
 """(first word index, last word index) of one occurrence, inclusive."""
 
 MIN_PREFIX_CHARS = 2
+_NON_SPACE = re.compile(rb"[^ ]+")
 
 
 class PatternError(ValueError):
@@ -105,7 +106,8 @@ class FieldScan:
         self._starts: dict[str, list[int]] = {}
         self._spans: dict[int, list[Span]] = {}
         self._chars: list[tuple[int, int]] = []
-        self._words: Iterator[re.Match[str]] | None = None
+        self._words: Iterator[re.Match[str]] | Iterator[re.Match[bytes]] | None = None
+        self._folded: bytes | None = None  # ASCII fast path: words sit at the same offsets
         self.snippets: dict[Span, tuple[str, str, int, int]] = {}
         """Cut snippets by span, so rules sharing a hit share the work."""
 
@@ -142,7 +144,12 @@ class FieldScan:
         chars = self._chars
         if len(chars) <= span[1]:
             if self._words is None:
-                self._words = word_pattern().finditer(self.text)
+                folded = self._folded
+                self._words = (
+                    word_pattern().finditer(self.text)
+                    if folded is None
+                    else _NON_SPACE.finditer(folded)
+                )
             for m in self._words:
                 chars.append(m.span())
                 if len(chars) > span[1]:
@@ -194,7 +201,11 @@ class Automata:
             auto = self._by_mode.get(mode)
             if auto is None:
                 continue
-            stream = ascii_fold_stream(text) if mode == FOLD else None
+            stream = None
+            if mode == FOLD:
+                scan._folded = ascii_fold(text)
+                if scan._folded is not None:
+                    stream = (b" " + b" ".join(scan._folded.split()) + b" ").decode("ascii")
             if stream is None:
                 if words is None:
                     words = split_words(text)

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
 from watcher.errors import StoreError
 from watcher.store import tables  # noqa: F401  (registers the tables on the metadata)
@@ -44,8 +44,15 @@ class Store:
         self._writer = self.engine.execution_options(**{_IMMEDIATE: True})
 
     def create_schema(self) -> None:
+        """Bring the schema to the newest revision (tests, benchmarks, SQLite auto-upgrade)."""
+        self.ensure_schema(auto_upgrade=True)
+
+    def ensure_schema(self, auto_upgrade: bool | None = None) -> None:
+        """Check the schema revision; upgrade if allowed (default: SQLite yes, PostgreSQL no)."""
+        from watcher.store.migrate import ensure_schema
+
         try:
-            SQLModel.metadata.create_all(self.engine)
+            ensure_schema(self, self.is_sqlite if auto_upgrade is None else auto_upgrade)
         except OperationalError as exc:
             raise StoreError(f"cannot open database: {exc.orig}") from exc
 

@@ -7,8 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import inspect, text
-from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from watcher.config import FeedConfig
@@ -46,7 +44,6 @@ def sync_feeds(store: Store, feeds: Sequence[FeedConfig], now: datetime, default
     move); one whose stored URL moved through a confirmed 301 keeps it while the config still
     names the old URL. A pinned `interval` is applied; an adaptive one is kept across restarts.
     """
-    add_missing_columns(store.engine)
     with store.write() as s:
         rows = {r.name: r for r in s.exec(select(FeedState)).all()}
         for f in feeds:
@@ -124,11 +121,6 @@ def save_states(store: Store, updates: Sequence[tuple[str, FeedUpdate]]) -> list
     return [None] * len(updates)
 
 
-def snapshot(row: FeedState) -> FeedState:
-    """A detached copy to apply an update to in memory (to foresee its health, say)."""
-    return FeedState(**row.model_dump())
-
-
 def all_feed_states(store: Store) -> list[FeedState]:
     with store.read() as s:
         return list(s.exec(select(FeedState).order_by(col(FeedState.name))).all())
@@ -169,22 +161,3 @@ def apply_update(row: FeedState, update: FeedUpdate) -> None:
         if update.disabled_reason is not None:
             row.disabled_at = update.polled_at
             row.disabled_reason = update.disabled_reason
-
-
-def add_missing_columns(engine: Engine) -> None:
-    """Give a feeds table created by an older watcher the columns added since, with their
-    defaults, so an upgrade needs no manual step (`create_all` adds tables, never columns)."""
-    inspector = inspect(engine)
-    if not inspector.has_table("feeds"):
-        return
-    existing = {c["name"] for c in inspector.get_columns("feeds")}
-    table = FeedState.__table__  # type: ignore[attr-defined]
-    missing = [c for c in table.columns if c.name not in existing]
-    if not missing:
-        return
-    with engine.begin() as conn:
-        for column in missing:
-            kind = column.type.compile(dialect=engine.dialect)
-            default = column.default.arg if column.default is not None else None
-            clause = f" NOT NULL DEFAULT {default!r}" if isinstance(default, int | float) else ""
-            conn.execute(text(f'ALTER TABLE feeds ADD COLUMN "{column.name}" {kind}{clause}'))
