@@ -208,7 +208,7 @@ def main() -> None:
     )
     print(
         f"{'naive loop, extrapolated to ' + str(n):<34}{naive['wall'] * scale:>9.2f}"
-        f"{naive['cpu'] * 1000 / args.naive:>13.3f}{'':>13}   (x{scale:g}, linear: it is sequential)"
+        f"{naive['cpu'] * 1000 / args.naive:>13.3f}{'':>13}   (x{scale:g}, linear: sequential)"
     )
     print(
         f"full cycle: watcher {naive['wall'] * scale / first['wall']:.1f}x shorter than the naive "

@@ -367,3 +367,21 @@ def test_health_alert_when_a_busy_feed_goes_silent(
     asyncio.run(deliver_health(p.store, cfg, lambda: p.now))
     assert receiver.alerts[0]["title"] == "[watcher] feed wire has gone silent"
     assert "every 10m" in receiver.alerts[0]["message"]
+
+
+def test_a_failing_feed_is_retried_when_it_reaches_the_health_threshold(
+    tmp_path: Path, feed_server: FeedServer, make: Any
+) -> None:
+    feed_server.routes["/f"] = Route(b"", 500)
+    cfg = config_for(
+        tmp_path,
+        {},
+        polling="  health_threshold: 1h\n",
+        extra=f'  - {{name: slow, url: "{feed_server.url("/f")}", interval: 2h, extract: false}}\n',
+    )
+    p = make(cfg)
+    p.poll("slow")
+    assert p.delay("slow") == pytest.approx(3601)  # not 2h: the 1h threshold comes first
+    p.poll("slow", after=3601)
+    assert p.state("slow").health_alerted == "failing"
+    assert p.delay("slow") >= 2 * 3600 * 2 * 0.9  # then the ordinary backoff resumes

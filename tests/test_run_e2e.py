@@ -52,12 +52,16 @@ def page(title: str, paragraphs: list[str]) -> str:
     )
 
 
-FILLER = [
-    "The statement was published on the ministry's website early in the morning and was read out "
-    "by a spokesperson to reporters gathered outside the building.",
-    "Officials declined to give further details, saying a fuller account would follow later in "
-    "the week once the delegations had consulted their capitals.",
-]
+# Each page gets its own second paragraph: pages sharing whole paragraphs are near-duplicates
+# and would (rightly) be clustered as one story.
+FILLER = {
+    "talks": "The statement was published on the ministry's website early in the morning and was read out by a spokesperson to reporters gathered outside the building.",
+    "weather": "Drivers were advised to avoid mountain roads on Saturday, and the airport said some evening flights could be delayed by the storm.",
+    "markets": "Traders said the rally was driven by higher oil prices and by expectations that the central bank would leave rates unchanged next month.",
+    "meeting": "Neither side published a readout of the conversation, which aides said lasted about twenty minutes and touched on transport links.",
+    "football": "The coach praised the defence after the match and said the squad would rest two senior players before the European fixture on Thursday.",
+    "border": "The commission is to meet monthly, alternating between the two capitals, and will report to both foreign ministries by the end of the year.",
+}
 
 
 def serve(server: FeedServer) -> dict[str, str]:
@@ -73,7 +77,7 @@ def serve(server: FeedServer) -> dict[str, str]:
             [
                 "Armenian and Azerbaijani delegations resumed peace talks in Brussels on Friday, "
                 "the first round of negotiations since the summer.",
-                *FILLER,
+                FILLER["talks"],
             ],
         ),
     )
@@ -84,7 +88,7 @@ def serve(server: FeedServer) -> dict[str, str]:
             [
                 "Heavy rain is expected across the Absheron peninsula this weekend, with temperatures "
                 "falling to eight degrees at night.",
-                *FILLER,
+                FILLER["weather"],
             ],
         ),
     )
@@ -92,7 +96,7 @@ def serve(server: FeedServer) -> dict[str, str]:
         "/a/markets.html",
         page(
             "Markets close higher",
-            ["Regional stock indices closed higher on Friday as energy shares rallied.", *FILLER],
+            ["Regional stock indices closed higher on Friday as energy shares rallied.", FILLER["markets"]],
         ),
     )
     server.add(
@@ -102,7 +106,7 @@ def serve(server: FeedServer) -> dict[str, str]:
             [
                 "Prime Minister Nikol Pashinyan and President Ilham Aliyev met briefly on the sidelines "
                 "of the summit, according to both governments.",
-                *FILLER,
+                FILLER["meeting"],
             ],
         ),
     )
@@ -113,7 +117,7 @@ def serve(server: FeedServer) -> dict[str, str]:
             [
                 "Qarabağ beat their rivals 3-1 in the football league, keeping peace at the top of the "
                 "table after talks of a crisis at the club.",
-                *FILLER,
+                FILLER["football"],
             ],
         ),
     )
@@ -124,7 +128,7 @@ def serve(server: FeedServer) -> dict[str, str]:
             [
                 "Negotiators from both sides agreed to set up a border commission, officials said, "
                 "describing the talks as constructive.",
-                *FILLER,
+                FILLER["border"],
             ],
         ),
     )

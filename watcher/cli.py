@@ -115,6 +115,18 @@ def build_parser() -> argparse.ArgumentParser:
         "feeds", parents=[common], help="every feed's health: status, errors, next poll, gaps"
     )
     feeds.add_argument("--json", action="store_true", help="one JSON object per feed and line")
+    search = sub.add_parser(
+        "search", parents=[common], help="full-text search of stored stories, rule query syntax"
+    )
+    search.add_argument(
+        "query", metavar="QUERY", help="a rule query, e.g. 'karabakh \"peace talks\"'"
+    )
+    search.add_argument("--since", metavar="AGE", help="only stories first seen within this age")
+    search.add_argument(
+        "--feed", action="append", metavar="NAME", help="only this feed (repeatable)"
+    )
+    search.add_argument("--limit", type=int, default=20, metavar="N", help="at most N (default 20)")
+    search.add_argument("--json", action="store_true", help="one JSON object per story and line")
     return parser
 
 
@@ -211,6 +223,8 @@ def cmd_matches(args: argparse.Namespace) -> int:
                 print(f"    {m.snippet}")
             if m.url:
                 print(f"    {m.url}")
+            if m.sources:
+                print(f"    also reported by: {', '.join(m.sources)}")
     return EXIT_OK
 
 
@@ -229,6 +243,7 @@ def _match_json(m: Any) -> dict[str, Any]:
         "score": m.score,
         "published_at": iso(m.published_at),
         "matched_at": iso(m.matched_at),
+        "sources": m.sources,
     }
 
 
@@ -441,6 +456,42 @@ def cmd_db(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_search(args: argparse.Namespace) -> int:
+    from watcher.errors import RuleError
+    from watcher.scheduler import utcnow
+    from watcher.search import compile_search, query_error, render_result, result_json
+    from watcher.store import Store
+    from watcher.store.search import search
+
+    config = _load(args)
+    try:
+        query = compile_search(args.query, config.term_lists)
+    except RuleError as exc:
+        print(query_error(args.query, exc), file=sys.stderr)
+        return EXIT_CONFIG
+    if args.limit < 1:
+        print("--limit: must be at least 1", file=sys.stderr)
+        return EXIT_CONFIG
+    since = None
+    if args.since:
+        try:
+            since = utcnow() - timedelta(seconds=parse_duration(args.since))
+        except ValueError as exc:
+            print(f"--since: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+    store = Store(config.database)
+    try:
+        store.ensure_schema(config.auto_upgrade)
+        results = search(store, query, since=since, feeds=args.feed or (), limit=args.limit)
+    finally:
+        store.close()
+    for r in results:
+        print(json.dumps(result_json(r), ensure_ascii=False) if args.json else render_result(r))
+    if not results and not args.json:
+        print("no stories found", file=sys.stderr)
+    return EXIT_OK
+
+
 COMMANDS = {
     "check": cmd_check,
     "run": cmd_run,
@@ -452,4 +503,5 @@ COMMANDS = {
     "notify-test": cmd_notify_test,
     "deliveries": cmd_deliveries,
     "db": cmd_db,
+    "search": cmd_search,
 }

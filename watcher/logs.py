@@ -65,7 +65,14 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     if root.level > logging.DEBUG:
-        for noisy in ("apprise", "trafilatura", "htmldate", "charset_normalizer", "apscheduler"):
+        for noisy in (
+            "apprise",
+            "trafilatura",
+            "htmldate",
+            "charset_normalizer",
+            "apscheduler",
+            "alembic",
+        ):
             logging.getLogger(noisy).setLevel(max(root.level, logging.WARNING))
 
 

@@ -9,6 +9,7 @@ is caught here, recorded in that feed's state, and never stops the other feeds.
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 import dataclasses
 import hashlib
 import logging
@@ -26,7 +27,8 @@ from watcher.errors import FetchError, WatcherError
 from watcher.extract import detect_language, extract_article
 from watcher.fetch import Fetcher, FetchLimits, status_error
 from watcher.health import changes_health, record_health
-from watcher.notify import build_alerts
+from watcher.cluster import fingerprint
+from watcher.notify import cluster_alerts
 from watcher.parse import Entry, ParsedFeed, parse_feed
 from watcher.polling import (
     DISABLING_STATUSES,
@@ -140,15 +142,21 @@ async def _record_failure(
     p = ctx.config.polling
     status = exc.status if isinstance(exc, FetchError) else None
     error = str(exc)
-    delay = backoff(state.consecutive_errors + 1, state.interval, p.max_interval)
+    delay = jitter(
+        backoff(state.consecutive_errors + 1, state.interval, p.max_interval), random.random()
+    )
+    if state.health_alerted != "failing":
+        # try once more when the failure reaches the health threshold, so a dead feed is
+        # reported then and not at whatever later time the backoff happens to land on
+        failing = (now - (state.first_error_at or now)).total_seconds()
+        if failing < p.health_threshold:
+            delay = min(delay, p.health_threshold - failing + 1.0)
     wait = None
     if status in RETRY_AFTER_STATUSES:
         wait = retry_after(_header(headers, "Retry-After"), now, RETRY_AFTER_CAP)
     if wait is not None:
         error += f"; the server asked to wait {format_duration(wait)} (Retry-After)"
-        delay = jitter(max(delay, wait), random.random(), only_later=True)
-    else:
-        delay = jitter(delay, random.random())
+        delay = max(delay, jitter(wait, random.random(), only_later=True))
     disabled = None
     if status in DISABLING_STATUSES:
         disabled = f"{error}; not polled again until feeds[].url changes in the config"
@@ -391,6 +399,7 @@ def _story_to_save(
     ctx: Context, feed: FeedConfig, entry: Entry, body: str, source: str, now: datetime
 ) -> StoryToSave:
     url = strip_tracking(entry.link) if entry.link else None
+    fp = fingerprint(entry.title, body)
     story = NewStory(
         feed=feed.name,
         key=identity_key(entry),
@@ -406,6 +415,7 @@ def _story_to_save(
         content_hash=content_hash(entry.title, entry.summary or entry.content),
         published_at=entry.published_at,
         first_seen_at=now,
+        title_key=fp.title_key,
     )
     doc = Document(
         title=entry.title,
@@ -424,5 +434,9 @@ def _story_to_save(
         "language": story.language,
         "summary": story.summary,
     }
-    alerts = build_alerts(ctx.config, alert_story, matches, now)
-    return StoryToSave(story=story, matches=matches, alerts=alerts)
+    return StoryToSave(
+        story=story,
+        matches=matches,
+        fingerprint=fp,
+        alerts=partial(cluster_alerts, ctx.config, alert_story, matches, now),
+    )

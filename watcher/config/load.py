@@ -7,6 +7,7 @@ file and line of the offending key.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -26,6 +27,7 @@ from watcher.config.model import (
     NotifierConfig,
     PollingConfig,
     QuietHours,
+    RetentionConfig,
     RuleConfig,
     Template,
 )
@@ -38,7 +40,9 @@ from watcher.templates import template_environment
 T = TypeVar("T")
 
 DEFAULT_PATH = "config/watcher.yaml"
-TOP_KEYS = {"database", "polling", "feeds", "terms", "notifiers", "rules"}
+TOP_KEYS = {"database", "polling", "retention", "feeds", "terms", "notifiers", "rules"}
+RETENTION_KEYS = {"stories", "matched_stories", "deliveries"}
+MIN_RETENTION = 86400.0
 POLLING_KEYS = {
     "interval",
     "min_interval",
@@ -79,6 +83,9 @@ RULE_KEYS = {
     "languages",
     "min_score",
     "priority",
+    "template",
+    "escalate_at",
+    "updates",
 }
 NO_TEXT: tuple[str, ...] = ()
 NO_HEADERS: tuple[tuple[str, str], ...] = ()
@@ -117,6 +124,7 @@ def parse_config(path: str, text: str, env: Mapping[str, str]) -> Config:
     database, auto_upgrade = _database(src, data.get("database"))
     database = env.get("WATCHER_DATABASE_URL") or database
     polling = _polling(src, data.get("polling"))
+    retention = _retention(src, data.get("retention"))
     feeds = _feeds(src, data.get("feeds"))
     terms = _terms(src, data.get("terms"))
     notifiers = _notifiers(src, data.get("notifiers"))
@@ -140,6 +148,7 @@ def parse_config(path: str, text: str, env: Mapping[str, str]) -> Config:
         database=database,
         auto_upgrade=auto_upgrade,
         polling=polling,
+        retention=retention,
         feeds=feeds,
         terms=terms,
         notifiers=notifiers,
@@ -187,6 +196,28 @@ def _database(src: Source, raw: Any) -> tuple[str, bool | None]:
         url = _opt(src, raw, ("database", "url"), _string, default)
         return url, _opt(src, raw, ("database", "auto_upgrade"), _bool, None)
     return _check(src, ("database",), raw, _string) or default, None
+
+
+def _retention(src: Source, raw: Any) -> RetentionConfig:
+    """Ages as durations, or `forever`. At least a day: a feed still listing a story that was
+    pruned would hand it over as new, and a matched one would alert again."""
+    d = RetentionConfig()
+    if raw is None or not _mapping(src, raw, ("retention",)):
+        return d
+    _unknown(src, raw, ("retention",), RETENTION_KEYS)
+    p: Path = ("retention",)
+    out = RetentionConfig(
+        stories=_opt(src, raw, (*p, "stories"), _keep_for, d.stories),
+        matched_stories=_opt(src, raw, (*p, "matched_stories"), _keep_for, d.matched_stories),
+        deliveries=_opt(src, raw, (*p, "deliveries"), _keep_for, d.deliveries),
+    )
+    if out.matched_stories < out.stories:
+        src.problem(
+            (*p, "matched_stories"),
+            "matched_stories must be at least as long as stories (matched stories outlive "
+            "unmatched ones)",
+        )
+    return out
 
 
 def _polling(src: Source, raw: Any) -> PollingConfig:
@@ -435,7 +466,15 @@ def _rules(
             priority=priority,
         )
         template = _template(src, item.get("template"), (*p, "template"))
-        rules.append(RuleConfig(spec=spec, notify=notify, template=template))
+        rules.append(
+            RuleConfig(
+                spec=spec,
+                notify=notify,
+                template=template,
+                escalate_at=_opt(src, item, (*p, "escalate_at"), _positive_int, None),
+                updates=_opt(src, item, (*p, "updates"), _bool, False),
+            )
+        )
         paths.append(p)
     by_name = {r.name: path for r, path in zip(rules, paths, strict=True)}
     for err in validate_rules([r.spec for r in rules], terms):
@@ -499,6 +538,15 @@ def _positive_int(v: Any) -> int:
 
 def _duration(v: Any) -> float:
     return parse_duration(v)
+
+
+def _keep_for(v: Any) -> float:
+    if isinstance(v, str) and v.strip().lower() == "forever":
+        return math.inf
+    seconds = parse_duration(v)
+    if seconds < MIN_RETENTION:
+        raise ValueError(f"expected at least 1d (or forever), got {v!r}")
+    return seconds
 
 
 def _rate(v: Any) -> tuple[int, float]:

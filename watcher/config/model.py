@@ -34,6 +34,15 @@ class PollingConfig:
 
 
 @dataclass(frozen=True)
+class RetentionConfig:
+    """How long stored rows are kept, in seconds; math.inf keeps them forever."""
+
+    stories: float = 90 * 86400.0  # stories no rule matched
+    matched_stories: float = 365 * 86400.0  # never less than `stories`
+    deliveries: float = 30 * 86400.0  # sent or dead deliveries and health alerts
+
+
+@dataclass(frozen=True)
 class QuietHours:
     start: str  # "HH:MM", local to `timezone`
     end: str
@@ -65,6 +74,8 @@ class RuleConfig:
     spec: RuleSpec
     notify: tuple[str, ...] = ()
     template: Template | None = None
+    escalate_at: int | None = None  # one follow-up alert when a story's cluster has N sources
+    updates: bool = False  # alert again when a matched story's headline materially changes
 
     @property
     def name(self) -> str:
@@ -77,6 +88,7 @@ class Config:
     database: str = "sqlite:///data/watcher.db"
     auto_upgrade: bool | None = None  # None: yes for SQLite, no for PostgreSQL
     polling: PollingConfig = field(default_factory=PollingConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
     feeds: tuple[FeedConfig, ...] = ()
     terms: tuple[tuple[str, tuple[str, ...]], ...] = ()
     notifiers: tuple[NotifierConfig, ...] = ()

@@ -14,7 +14,8 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from itertools import accumulate
+from itertools import accumulate, compress, islice
+from operator import add, methodcaller
 from typing import Any
 
 import ahocorasick
@@ -34,7 +35,7 @@ Span = tuple[int, int]
 """(first word index, last word index) of one occurrence, inclusive."""
 
 MIN_PREFIX_CHARS = 2
-_NON_SPACE = re.compile(rb"[^ ]+")
+_SPAN = methodcaller("span")
 
 
 class PatternError(ValueError):
@@ -71,8 +72,9 @@ def pattern_key(words: Iterable[Word], mode: str) -> tuple[str, bool]:
     prefix = False
     written = 0
     for word in words:
-        written += sum(map(len, split_words(word.text)))
-        normalised = normalise_words(split_words(word.text), mode)
+        parts = split_words(word.text)
+        written += sum(map(len, parts))
+        normalised = normalise_words(parts, mode)
         if not normalised:
             raise PatternError(f"{word.text!r} has no letters or digits")
         tokens.extend(normalised)
@@ -106,7 +108,8 @@ class FieldScan:
         self._starts: dict[str, list[int]] = {}
         self._spans: dict[int, list[Span]] = {}
         self._chars: list[tuple[int, int]] = []
-        self._words: Iterator[re.Match[str]] | Iterator[re.Match[bytes]] | None = None
+        self._words: Iterator[re.Match[str]] | None = None
+        self._starts_ends: tuple[list[int], list[int]] | None = None
         self._folded: bytes | None = None  # ASCII fast path: words sit at the same offsets
         self.snippets: dict[Span, tuple[str, str, int, int]] = {}
         """Cut snippets by span, so rules sharing a hit share the work."""
@@ -139,21 +142,29 @@ class FieldScan:
         return spans[0] if spans else self._span(pid, self.occ[pid][0])
 
     def char_span(self, span: Span) -> tuple[int, int]:
-        """Original character offsets of a word span. Words are located lazily, only as far
-        as the last one asked for: hits are mostly early, documents can be megabytes."""
+        """Original character offsets of a word span.
+
+        ASCII fast path: the folded bytes keep every character's offset, so all word offsets
+        come from one split and a running sum, in C. Otherwise words are located with the word
+        regex lazily, in chunks, only as far as the last one asked for: documents can be
+        megabytes and hits are mostly early.
+        """
+        if self._folded is not None:
+            if not self._starts_ends:
+                pieces = self._folded.split(b" ")
+                lengths = list(map(len, pieces))
+                offsets = accumulate(map((1).__add__, lengths), initial=0)
+                starts = list(compress(offsets, pieces))
+                ends = list(map(add, starts, compress(lengths, pieces)))
+                self._starts_ends = (starts, ends)
+            starts, ends = self._starts_ends
+            return starts[span[0]], ends[span[1]]
         chars = self._chars
         if len(chars) <= span[1]:
             if self._words is None:
-                folded = self._folded
-                self._words = (
-                    word_pattern().finditer(self.text)
-                    if folded is None
-                    else _NON_SPACE.finditer(folded)
-                )
-            for m in self._words:
-                chars.append(m.span())
-                if len(chars) > span[1]:
-                    break
+                self._words = word_pattern().finditer(self.text)
+            wanted = span[1] + 1 - len(chars)
+            chars.extend(map(_SPAN, islice(self._words, max(wanted, 2 * len(chars), 256))))
         return chars[span[0]][0], chars[span[1]][1]
 
 

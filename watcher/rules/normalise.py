@@ -134,13 +134,13 @@ def _separators() -> re.Pattern[str]:
 def split_words(text: str) -> list[str]:
     """The words of `text`, exactly as `word_pattern().findall(text)` would give them.
 
-    The regex costs ~0.3 us per word, most of an article's scan. For text without CJK or
+    The regex costs ~0.3 us per word, most of an article's scan. For longer text without CJK or
     astral characters, punctuation is blanked with one substitution and str.split does the
     rest in C; only tokens that are not plain alphanumeric runs (apostrophes, combining
     marks) go through the regex, which gives the same words because every cut made here is
     at a character the regex also treats as a separator.
     """
-    if not text or _beyond_fast().search(text) or "ʼ" in text or "ʻ" in text:
+    if len(text) < 64 or _beyond_fast().search(text) or "ʼ" in text or "ʻ" in text:
         return word_pattern().findall(text)  # (ʼ and ʻ are apostrophes that isalnum accepts)
     tokens = _separators().sub(" ", text).split()
     if all(map(str.isalnum, tokens)):

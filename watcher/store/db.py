@@ -50,9 +50,11 @@ class Store:
     def ensure_schema(self, auto_upgrade: bool | None = None) -> None:
         """Check the schema revision; upgrade if allowed (default: SQLite yes, PostgreSQL no)."""
         from watcher.store.migrate import ensure_schema
+        from watcher.store.search import ensure_search
 
         try:
             ensure_schema(self, self.is_sqlite if auto_upgrade is None else auto_upgrade)
+            ensure_search(self.engine)  # until a migration calls install_search
         except OperationalError as exc:
             raise StoreError(f"cannot open database: {exc.orig}") from exc
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import col, select
 
+from watcher.store.clusters import sources_of
 from watcher.store.db import Store
 from watcher.store.tables import MatchRow, StoryRow
 
@@ -26,13 +28,24 @@ class StoredMatch:
     score: float
     published_at: datetime | None
     matched_at: datetime
+    sources: list[str] = field(default_factory=list)  # other feeds that carried the story
 
 
 def list_matches(
     store: Store, rule: str | None = None, since: datetime | None = None, limit: int | None = None
 ) -> list[StoredMatch]:
-    """Newest first."""
-    q = select(MatchRow, StoryRow).join(StoryRow, col(StoryRow.id) == col(MatchRow.story_id))
+    """Newest first, one row per story cluster and rule: the first copy that matched, with the
+    other feeds that carried the story as `sources`."""
+    first = (
+        select(func.min(MatchRow.id))
+        .join(StoryRow, col(StoryRow.id) == col(MatchRow.story_id))
+        .group_by(func.coalesce(StoryRow.cluster_id, StoryRow.id), MatchRow.rule)
+    )
+    q = (
+        select(MatchRow, StoryRow)
+        .join(StoryRow, col(StoryRow.id) == col(MatchRow.story_id))
+        .where(col(MatchRow.id).in_(first))
+    )
     if rule:
         q = q.where(MatchRow.rule == rule)
     if since:
@@ -42,21 +55,26 @@ def list_matches(
         q = q.limit(limit)
     with store.read() as s:
         rows = s.exec(q).all()
-    return [
-        StoredMatch(
-            rule=m.rule,
-            url=st.url,
-            title=st.title,
-            feed=st.feed,
-            terms=json.loads(m.terms),
-            hits=json.loads(m.hits),
-            snippet=m.snippet,
-            score=m.score,
-            published_at=st.published_at,
-            matched_at=m.matched_at,
+        clusters = sources_of(s, [st.cluster_id for _, st in rows if st.cluster_id is not None])
+    out = []
+    for m, st in rows:
+        feeds = clusters.get(st.cluster_id or -1, [st.feed])
+        out.append(
+            StoredMatch(
+                rule=m.rule,
+                url=st.url,
+                title=st.title,
+                feed=st.feed,
+                terms=json.loads(m.terms),
+                hits=json.loads(m.hits),
+                snippet=m.snippet,
+                score=m.score,
+                published_at=st.published_at,
+                matched_at=m.matched_at,
+                sources=[f for f in feeds if f != st.feed],
+            )
         )
-        for m, st in rows
-    ]
+    return out
 
 
 @dataclass(frozen=True)

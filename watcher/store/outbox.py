@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import func, or_, update
 from sqlmodel import Session, col, select
 
+from watcher.store.clusters import sources_of
 from watcher.store.db import Store
 from watcher.store.tables import AlertRow, DeliveryRow, DigestState, StoryRow
 
@@ -105,12 +106,25 @@ def claim_due(
             .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease))
         )
         rows = s.exec(
-            select(DeliveryRow, AlertRow)
+            select(DeliveryRow, AlertRow, StoryRow)
             .join(AlertRow, col(AlertRow.id) == col(DeliveryRow.alert_id))
+            .join(StoryRow, col(StoryRow.id) == col(AlertRow.story_id))
             .where(col(DeliveryRow.id).in_(ids))
             .order_by(col(DeliveryRow.id))
         ).all()
-    return [_claimed(d, a) for d, a in rows]
+        # Copies of the story that arrived after the alert was written (often in the same poll
+        # cycle) are named in the message: "also reported by".
+        clusters = sources_of(s, [st.cluster_id for _, _, st in rows if st.cluster_id])
+    out = []
+    for d, a, st in rows:
+        c = _claimed(d, a)
+        feeds = clusters.get(st.cluster_id or -1, [])
+        sources = [f for f in feeds if f != st.feed]
+        if sources:
+            c.context["sources"] = sources
+            c.context["cluster_size"] = len(feeds)
+        out.append(c)
+    return out
 
 
 def _claimed(d: DeliveryRow, a: AlertRow) -> Claimed:

@@ -8,13 +8,15 @@ so an alert is never lost between "matched" and "queued".
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import col, select
 
+from watcher.cluster import Fingerprint, pack
 from watcher.rules import RuleMatch
+from watcher.store.clusters import ClusterInfo, find_cluster, index_story
 from watcher.store.db import Store
 from watcher.store.feeds import FeedUpdate, apply_update
 from watcher.store.outbox import OutboxAlert, add_alert
@@ -37,13 +39,21 @@ class NewStory:
     content_hash: str
     published_at: datetime | None
     first_seen_at: datetime
+    title_key: str = ""  # normalised title, for "same headline" clustering
+
+
+AlertBuilder = Callable[[ClusterInfo], tuple[OutboxAlert, ...]]
 
 
 @dataclass(frozen=True)
 class StoryToSave:
+    """A new story with its matches. `alerts` is decided inside the write transaction, once the
+    story's cluster is known (a rule alerts once per cluster), hence a function."""
+
     story: NewStory
     matches: tuple[RuleMatch, ...] = ()
-    alerts: tuple[OutboxAlert, ...] = ()
+    alerts: AlertBuilder | tuple[OutboxAlert, ...] = ()
+    fingerprint: Fingerprint | None = None
 
 
 @dataclass(frozen=True)
@@ -56,8 +66,9 @@ class Known:
 def known(
     store: Store, feed: str, keys: Iterable[str], urls: Iterable[str], hashes: Iterable[str]
 ) -> Known:
-    """Which of these identities are already stored: keys within this feed, URLs and content
-    hashes across every feed (the same wire story reached through another feed is not new)."""
+    """Which of these identities this feed already stored: its key, canonical link or content
+    hash (a GUID that churns on every fetch does not make a story new). The same story from
+    another feed is new here and joins that story's cluster instead (store.clusters)."""
     keys, urls, hashes = list(keys), list(urls), list(hashes)
     with store.read() as s:
         k = (
@@ -69,14 +80,18 @@ def known(
         )
         u = (
             s.exec(
-                select(StoryRow.canonical_url).where(col(StoryRow.canonical_url).in_(urls))
+                select(StoryRow.canonical_url).where(
+                    StoryRow.feed == feed, col(StoryRow.canonical_url).in_(urls)
+                )
             ).all()
             if urls
             else []
         )
         h = (
             s.exec(
-                select(StoryRow.content_hash).where(col(StoryRow.content_hash).in_(hashes))
+                select(StoryRow.content_hash).where(
+                    StoryRow.feed == feed, col(StoryRow.content_hash).in_(hashes)
+                )
             ).all()
             if hashes
             else []
@@ -91,14 +106,25 @@ def save_poll(store: Store, feed: str, update: FeedUpdate, items: Sequence[Story
         apply_update(row, update)
         s.add(row)
         for item in items:
+            now = update.polled_at
+            info = find_cluster(s, feed, item.story.canonical_url, item.story.title_key,
+                                item.fingerprint, now)  # fmt: skip
             story = StoryRow(**item.story.__dict__)
+            story.cluster_id = info.cluster_id
+            if item.fingerprint is not None:
+                story.signature = pack(item.fingerprint.signature)
             s.add(story)
             s.flush()
             assert story.id is not None
+            if story.cluster_id is None:
+                story.cluster_id = story.id
+                s.add(story)
+            index_story(s, story.id, item.fingerprint, now)
             for m in item.matches:
-                s.add(_match_row(story.id, m, update.polled_at))
-            for a in item.alerts:
-                add_alert(s, story.id, a, update.polled_at)
+                s.add(_match_row(story.id, m, now))
+            alerts = item.alerts(info) if callable(item.alerts) else item.alerts
+            for a in alerts:
+                add_alert(s, story.id, a, now)
 
 
 def _match_row(story_id: int, m: RuleMatch, now: datetime) -> MatchRow:

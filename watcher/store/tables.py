@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -69,9 +69,36 @@ class StoryRow(SQLModel, table=True):
     # title, summary and body folded as the rule matcher folds them (case, accents, script), so
     # full-text search finds Карабах with "karabakh" exactly as a rule would
     search_text: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    # Story clustering (watcher.cluster): the first story of a cluster is its id.
+    cluster_id: int | None = Field(default=None, index=True)
+    title_key: str = Field(default="", max_length=300, index=True)
+    signature: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
     content_hash: str = Field(max_length=64)
     published_at: datetime | None = None
     first_seen_at: datetime = Field(index=True)
+
+
+class StoryBand(SQLModel, table=True):
+    """The LSH index of story signatures, in the database so that clustering survives restarts
+    and works across processes: stories sharing a band key are candidates for the same story."""
+
+    __tablename__ = "story_bands"
+    __table_args__ = (Index("ix_story_band_key_seen", "band_key", "seen_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    story_id: int = Field(foreign_key="stories.id", index=True)
+    band_key: int = Field(sa_column=Column(BigInteger, nullable=False))
+    seen_at: datetime
+
+
+class StoryUpdate(SQLModel, table=True):
+    """A story seen again under the same identity with a materially different headline."""
+
+    __tablename__ = "story_updates"
+    id: int | None = Field(default=None, primary_key=True)
+    story_id: int = Field(foreign_key="stories.id", index=True)
+    old_title: str = Field(sa_column=Column(Text, nullable=False))
+    new_title: str = Field(sa_column=Column(Text, nullable=False))
+    seen_at: datetime
 
 
 class MatchRow(SQLModel, table=True):

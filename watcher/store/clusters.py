@@ -1,0 +1,94 @@
+"""Story clusters in the database: the same story carried by several feeds or agencies.
+
+A new story joins the cluster of an earlier one (within the window) that has the same canonical
+link, the same normalised title, or a near-duplicate text (a shared LSH band key confirmed by
+`watcher.cluster.same_story`). Everything runs inside the poll's write transaction, so two
+processes storing the same story at once still end up in one cluster.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
+
+from watcher.cluster import Fingerprint, from_signature, same_story, unpack
+from watcher.store.tables import AlertRow, MatchRow, StoryBand, StoryRow
+
+WINDOW = timedelta(hours=72)
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    """What the alert decision needs to know about the cluster a new story joined."""
+
+    cluster_id: int | None  # None: the story starts a new cluster
+    sources: tuple[str, ...] = ()  # feeds of earlier members, first seen first
+    size: int = 1  # distinct feeds, this story's included
+    alerted_rules: frozenset[str] = frozenset()  # rules an earlier member already matched
+    escalated_rules: frozenset[str] = frozenset()
+
+
+def find_cluster(s: Session, feed: str, canonical_url: str | None, title_key: str,
+                 fp: Fingerprint | None, now: datetime) -> ClusterInfo:  # fmt: skip
+    since = now - WINDOW
+    conds = []
+    if canonical_url:
+        conds.append(col(StoryRow.canonical_url) == canonical_url)
+    if title_key:
+        conds.append(col(StoryRow.title_key) == title_key)
+    cluster: int | None = None
+    if conds:
+        row = s.exec(select(StoryRow.id, StoryRow.cluster_id)
+                     .where(or_(*conds), col(StoryRow.first_seen_at) >= since)
+                     .order_by(col(StoryRow.id)).limit(1)).first()  # fmt: skip
+        if row is not None:
+            cluster = row[1] or row[0]
+    if cluster is None and fp is not None and fp.bands:
+        candidates = s.exec(
+            select(StoryRow.id, StoryRow.cluster_id, StoryRow.signature, StoryRow.title_key)
+            .where(col(StoryRow.id).in_(
+                select(StoryBand.story_id).where(col(StoryBand.band_key).in_(list(fp.bands)),
+                                                 col(StoryBand.seen_at) >= since)))
+            .order_by(col(StoryRow.id))
+        ).all()  # fmt: skip
+        for sid, cid, sig, tkey in candidates:
+            if sig and same_story(fp, from_signature(unpack(sig), tkey or "")):
+                cluster = cid or sid
+                break
+    if cluster is None:
+        return ClusterInfo(cluster_id=None)
+    feeds = s.exec(select(StoryRow.feed).where(StoryRow.cluster_id == cluster)
+                   .order_by(col(StoryRow.first_seen_at), col(StoryRow.id))).all()  # fmt: skip
+    sources = tuple(dict.fromkeys(f for f in feeds if f != feed))
+    rules = s.exec(select(MatchRow.rule).join(StoryRow, col(StoryRow.id) == col(MatchRow.story_id))
+                   .where(StoryRow.cluster_id == cluster).distinct()).all()  # fmt: skip
+    escalations = s.exec(select(AlertRow.context).join(StoryRow, col(StoryRow.id) == col(AlertRow.story_id))
+                         .where(StoryRow.cluster_id == cluster, AlertRow.kind == "escalation")).all()  # fmt: skip
+    escalated = {r["name"] for ctx in escalations for r in json.loads(ctx).get("rules", [])}
+    return ClusterInfo(cluster_id=cluster, sources=sources, size=len(sources) + 1,
+                       alerted_rules=frozenset(rules), escalated_rules=frozenset(escalated))  # fmt: skip
+
+
+def index_story(s: Session, story_id: int, fp: Fingerprint | None, now: datetime) -> None:
+    if fp is None:
+        return
+    for key in fp.bands:
+        s.add(StoryBand(story_id=story_id, band_key=key, seen_at=now))
+
+
+def sources_of(s: Session, cluster_ids: list[int]) -> dict[int, list[str]]:
+    """Feeds of each cluster, first seen first (for `watcher matches`)."""
+    out: dict[int, list[str]] = {}
+    if not cluster_ids:
+        return out
+    rows = s.exec(select(StoryRow.cluster_id, StoryRow.feed)
+                  .where(col(StoryRow.cluster_id).in_(cluster_ids))
+                  .order_by(col(StoryRow.first_seen_at), col(StoryRow.id))).all()  # fmt: skip
+    for cid, feed in rows:
+        if cid is not None and feed not in out.setdefault(cid, []):
+            out[cid].append(feed)
+    return out
