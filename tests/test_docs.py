@@ -9,6 +9,7 @@ import pytest
 from tests.conftest import ROOT
 from watcher.cli import build_parser
 from watcher.config.load import (
+    DATABASE_KEYS,
     FEED_KEYS,
     NOTIFIER_KEYS,
     OPML_KEYS,
@@ -26,6 +27,7 @@ KEYS = (
     + [f"feeds[].{k}" for k in FEED_KEYS | OPML_KEYS]
     + [f"rules[].{k}" for k in RULE_KEYS]
     + [f"notifiers.NAME.{k}" for k in NOTIFIER_KEYS]
+    + [f"database.{k}" for k in DATABASE_KEYS]
 )
 
 

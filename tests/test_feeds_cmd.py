@@ -52,7 +52,7 @@ FAULTS = {
 def serve_faults(server: FeedServer) -> dict[str, str]:
     server.add("/good", GOOD, "application/rss+xml")
     server.routes["/stalled"] = Route(GOOD.encode(), delay=8)
-    server.routes["/trickle"] = Route(GOOD.encode(), trickle=0.5)
+    server.routes["/trickle"] = Route(GOOD.encode(), trickle=1.0)
     server.routes["/huge"] = Route(b"<rss>" + b" " * 60_000_000)
     server.routes["/bomb"] = Route(
         gzip.compress(b" " * 20_000_000), 200, {"Content-Encoding": "gzip"}

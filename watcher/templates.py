@@ -30,7 +30,11 @@ MAX_HITS = 6
 MAX_RULES = 10
 TITLE_CHARS = 300
 
-_DEFAULT_TITLE = "[{{ rules|map(attribute='name')|join(', ') }}] {{ story.title }}"
+_DEFAULT_TITLE = (
+    "[{{ rules|map(attribute='name')|join(', ') }}] "
+    "{% if kind == 'escalation' %}{{ cluster_size }} sources: {% elif kind == 'update' %}Updated: {% endif %}"
+    "{{ story.title }}"
+)
 
 _TEXT = """{{ story.title }}
 

@@ -102,7 +102,7 @@ def _install_sqlite(conn: Connection) -> None:
     for name in missing:
         conn.exec_driver_sql(_TRIGGERS[name])
     if created or missing:
-        log.info("building the search index over stored stories")
+        _log_build(conn)
         conn.exec_driver_sql(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")
 
 
@@ -114,10 +114,16 @@ def _install_postgresql(conn: Connection) -> None:
     if not found[0] or found[1]:
         return
     backfill_search_text(conn)
-    log.info("building the search index over stored stories")
+    _log_build(conn)
     conn.exec_driver_sql(
         f"CREATE INDEX IF NOT EXISTS {PG_INDEX} ON stories USING gin ({_PG_VECTOR})"
     )
+
+
+def _log_build(conn: Connection) -> None:
+    """Say so when the build has stories to read: on a big database it takes a while."""
+    if conn.exec_driver_sql("SELECT EXISTS (SELECT 1 FROM stories)").scalar():
+        log.info("building the search index over the stored stories")
 
 
 def backfill_search_text(conn: Connection, batch: int = 500) -> int:
