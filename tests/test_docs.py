@@ -14,6 +14,7 @@ from watcher.config.load import (
     NOTIFIER_KEYS,
     OPML_KEYS,
     POLLING_KEYS,
+    RETENTION_KEYS,
     RULE_KEYS,
     TOP_KEYS,
 )
@@ -24,6 +25,7 @@ BUNDLED = (ROOT / "config" / "watcher.yaml").read_text(encoding="utf-8")
 KEYS = (
     [k for k in TOP_KEYS]
     + [f"polling.{k}" for k in POLLING_KEYS]
+    + [f"retention.{k}" for k in RETENTION_KEYS]
     + [f"feeds[].{k}" for k in FEED_KEYS | OPML_KEYS]
     + [f"rules[].{k}" for k in RULE_KEYS]
     + [f"notifiers.NAME.{k}" for k in NOTIFIER_KEYS]

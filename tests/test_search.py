@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -19,6 +20,7 @@ from watcher.store.search import PG_INDEX, ensure_search, search
 from watcher.store.tables import StoryRow
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
 
 RUSSIAN = (
     "Пашинян и Алиев обсудили Карабах",
@@ -64,8 +66,15 @@ def add(
         return row.id
 
 
-def titles(store: Store, query: str, **kw: object) -> list[str]:
-    return [r.title for r in search(store, compile_search(query), **kw)]  # type: ignore[arg-type]
+def titles(
+    store: Store,
+    query: str,
+    since: datetime | None = None,
+    feeds: tuple[str, ...] | list[str] = (),
+    limit: int = 20,
+) -> list[str]:
+    found = search(store, compile_search(query), since=since, feeds=feeds, limit=limit)
+    return [r.title for r in found]
 
 
 @pytest.fixture
@@ -97,9 +106,17 @@ def wires(store: Store) -> Store:
         ("negotiat*", '"negotiat" *', "'negotiat':*"),
         ("Nagorno-Karabakh", '"nagorno karabakh"', "'nagorno' <-> 'karabakh'"),
         ("a OR b", '("a") OR ("b")', "('a') | ('b')"),
-        ("karabakh NOT football", '(("karabakh")) NOT (("football"))', "('karabakh') & !('football')"),
+        (
+            "karabakh NOT football",
+            '(("karabakh")) NOT (("football"))',
+            "('karabakh') & !('football')",
+        ),
         ('"aliyev pashinyan"~5', 'NEAR("aliyev" "pashinyan", 16)', "('aliyev') & ('pashinyan')"),
-        ("aliyev NEAR/3 (a OR b)", '("aliyev") AND (("a") OR ("b"))', "('aliyev') & (('a') | ('b'))"),
+        (
+            "aliyev NEAR/3 (a OR b)",
+            '("aliyev") AND (("a") OR ("b"))',
+            "('aliyev') & (('a') | ('b'))",
+        ),
         # field scopes and exact forms widen to "anywhere": the matcher narrows them again
         ("title:Karabakh", '"karabakh"', "'karabakh'"),
         ("=NATO", '"nato"', "'nato'"),
@@ -237,19 +254,28 @@ def test_since_feed_and_limit(store: Store) -> None:
     assert len(titles(store, "karabakh", limit=2)) == 2
 
 
-def test_limit_keeps_looking_past_rejected_candidates(store: Store) -> None:
+def test_limit_keeps_looking_past_rejected_candidates(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Candidates the matcher rejects (body hits for a title: query) do not use up the limit."""
     from watcher.store import search as search_module
 
     for i in range(12):
-        add(store, f"Story {i}", "karabakh karabakh karabakh", seen=NOW - timedelta(minutes=i))
-    add(store, "Karabakh at last", "", seen=NOW - timedelta(days=1))
-    old = search_module.WINDOW
-    search_module.WINDOW = 5
-    try:
-        assert titles(store, "title:karabakh", limit=1) == ["Karabakh at last"]
-    finally:
-        search_module.WINDOW = old
+        add(store, f"Story {i}", "karabakh " * 5, seen=NOW - timedelta(minutes=i))
+    add(store, "At last", "", summary="A long summary. " * 30 + "karabakh", seen=NOW - DAY)
+    add(store, "Karabakh", "", seen=NOW - 2 * DAY)
+    rounds: list[int] = []
+    real = search_module._candidates
+
+    def counted(*args: Any) -> list[tuple[int, float]]:
+        got = real(*args)
+        rounds.append(len(got))
+        return got
+
+    monkeypatch.setattr(search_module, "WINDOW", 3)
+    monkeypatch.setattr(search_module, "_candidates", counted)
+    assert titles(store, "title:karabakh", limit=1) == ["Karabakh"]
+    assert len(rounds) > 1
 
 
 def test_index_follows_updates_and_deletes(store: Store) -> None:
@@ -257,7 +283,9 @@ def test_index_follows_updates_and_deletes(store: Store) -> None:
     assert titles(store, "ceasefire") == ["Ceasefire holds"]
     with store.write() as s:
         s.execute(
-            text("UPDATE stories SET title = 'Truce holds', search_text = 'truce holds' WHERE id = :i"),
+            text(
+                "UPDATE stories SET title = 'Truce holds', search_text = 'truce holds' WHERE id = :i"
+            ),
             {"i": story},
         )
     assert titles(store, "ceasefire") == []
@@ -350,7 +378,17 @@ def test_cli_json_output(wires: Store, database_url: str, tmp_path: Path) -> Non
     assert {r["feed"] for r in rows} == {"interfax", "armenpress", "apa"}
     assert rows[0]["score"] >= rows[-1]["score"]
     for row in rows:
-        assert set(row) >= {"id", "title", "url", "feed", "terms", "hits", "snippet", "score", "rank"}
+        assert set(row) >= {
+            "id",
+            "title",
+            "url",
+            "feed",
+            "terms",
+            "hits",
+            "snippet",
+            "score",
+            "rank",
+        }
         assert "«" in row["snippet"]
 
 

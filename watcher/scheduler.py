@@ -30,7 +30,9 @@ from watcher.notify import deliver_due, send_digests
 from watcher.pipeline import Context, PollReport, fetch_limits, poll_feed
 from watcher.reload import summarize
 from watcher.rules import RuleSet
-from watcher.store import Store, due_feeds, sync_feeds
+from watcher.notify.sender import OWNER
+from watcher.store import Store, sync_feeds
+from watcher.store.feeds import claim_due_feeds, release_feed_leases
 from watcher.store.outbox import release_leases
 
 log = logging.getLogger("watcher.daemon")
@@ -63,6 +65,7 @@ async def release_stale_leases(store: Store) -> None:
     its deliveries go out now instead of after the lease runs out."""
     if store.is_sqlite:
         released = await asyncio.to_thread(release_leases, store)
+        await asyncio.to_thread(release_feed_leases, store)
         if released:
             log.info("requeued %d delivery(ies) claimed by a process that stopped", released)
 
@@ -149,6 +152,7 @@ class Daemon:
                 if self._background:
                     await asyncio.gather(*self._background, return_exceptions=True)
         await self._deliver()
+        await asyncio.to_thread(release_feed_leases, self.store, OWNER)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
         log.info("stopped")
@@ -201,7 +205,10 @@ class Daemon:
         if self._stop.is_set() or ctx is None:
             return
         names = [f.name for f in ctx.config.feeds]
-        for name in await asyncio.to_thread(due_feeds, self.store, self.clock(), names):
+        lease = ctx.config.polling.lease
+        claimed = await asyncio.to_thread(claim_due_feeds, self.store, OWNER, self.clock(), names,
+                                          lease)  # fmt: skip
+        for name in claimed:
             feed = ctx.config.feed(name)
             if feed is None or name in self._in_flight:
                 continue

@@ -56,6 +56,7 @@ POLLING_KEYS = {
     "host_gap",
     "health_notify",
     "health_threshold",
+    "lease",
 }
 FEED_KEYS = {"name", "url", "interval", "tags", "extract", "headers"}
 DATABASE_KEYS = {"url", "auto_upgrade"}
@@ -241,9 +242,13 @@ def _polling(src: Source, raw: Any) -> PollingConfig:
         host_gap=_opt(src, raw, (*p, "host_gap"), _duration, d.host_gap),
         health_notify=_opt(src, raw, (*p, "health_notify"), _str_list, d.health_notify),
         health_threshold=_opt(src, raw, (*p, "health_threshold"), _duration, d.health_threshold),
+        lease=_opt(src, raw, (*p, "lease"), _duration, d.lease),
     )
     if out.min_interval > out.max_interval:
         src.problem((*p, "min_interval"), "min_interval must not exceed max_interval")
+    if out.lease < out.timeout * 2:
+        src.problem((*p, "lease"), "lease must be at least twice the timeout, or another "
+                                   "process could take over a feed still being polled")  # fmt: skip
     if out.timeout <= 0:
         src.problem((*p, "timeout"), "timeout must be greater than zero")
     return out

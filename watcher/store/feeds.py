@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import or_
+from sqlalchemy import update as sql_update
 from sqlmodel import col, select
 
 from watcher.config import FeedConfig
@@ -93,6 +95,35 @@ def due_feeds(store: Store, now: datetime, names: Sequence[str]) -> list[str]:
     return list(rows)
 
 
+def claim_due_feeds(store: Store, owner: str, now: datetime, names: Sequence[str],
+                    lease: float, limit: int = 500) -> list[str]:  # fmt: skip
+    """Claim due feeds for `owner` until `now + lease`, most overdue first. With several
+    processes on PostgreSQL, `FOR UPDATE SKIP LOCKED` and the lease make each poll happen once;
+    a process that dies loses its claims when the lease runs out. Saving the poll releases it."""
+    with store.write() as s:
+        rows = list(s.exec(
+            select(FeedState.id, FeedState.name)
+            .where(col(FeedState.next_poll_at) <= now, col(FeedState.name).in_(list(names)),
+                   col(FeedState.disabled_at).is_(None),
+                   or_(col(FeedState.lease_until).is_(None), col(FeedState.lease_until) < now))
+            .order_by(col(FeedState.next_poll_at)).limit(limit).with_for_update(skip_locked=True)
+        ).all())  # fmt: skip
+        if rows:
+            s.execute(sql_update(FeedState).where(col(FeedState.id).in_([r[0] for r in rows]))
+                      .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease)))  # fmt: skip
+    return [name for _, name in rows]
+
+
+def release_feed_leases(store: Store, owner: str | None = None) -> int:
+    """Give up claims: this process's on shutdown, or all of them on SQLite at start-up."""
+    with store.write() as s:
+        q = sql_update(FeedState).where(col(FeedState.lease_owner).is_not(None))
+        if owner is not None:
+            q = q.where(col(FeedState.lease_owner) == owner)
+        result = s.execute(q.values(lease_owner=None, lease_until=None))
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
 def feed_state(store: Store, name: str) -> FeedState | None:
     with store.read() as s:
         return s.exec(select(FeedState).where(FeedState.name == name)).first()
@@ -127,6 +158,7 @@ def all_feed_states(store: Store) -> list[FeedState]:
 
 
 def apply_update(row: FeedState, update: FeedUpdate) -> None:
+    row.lease_owner = row.lease_until = None  # the poll is over: the feed may be claimed again
     row.last_polled_at = update.polled_at
     row.next_poll_at = update.next_poll_at
     row.last_status = update.status

@@ -26,8 +26,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, column, func, literal_column, select, table, update
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import col
 
+from watcher.errors import StoreError
 from watcher.rules import Document, normalise_text
 from watcher.search import SearchQuery, SearchResult
 from watcher.store.db import Store
@@ -60,7 +62,9 @@ _TRIGGERS = {
 }
 
 WINDOW = 200
-"""Candidates fetched per round; rounds continue until `limit` verified results or MAX_SCAN."""
+"""Candidates fetched per round (at least twice the limit): the engine's best ones are then
+re-ordered by the matcher's score. Rounds continue while the matcher rejects candidates, until
+`limit` results are verified or MAX_SCAN candidates were examined."""
 MAX_SCAN = 5_000
 
 
@@ -162,13 +166,16 @@ def search(
 ) -> list[SearchResult]:
     """The best `limit` stories for `query`, verified by the matcher, best first."""
     found: list[SearchResult] = []
-    offset = 0
-    while offset < MAX_SCAN and len(found) < limit:
-        batch = _candidates(store, query, since, feeds, WINDOW, offset)
-        found.extend(_verified(store, query, batch))
-        offset += len(batch)
-        if len(batch) < WINDOW:
-            break
+    offset, window = 0, max(WINDOW, 2 * limit)
+    try:
+        while offset < MAX_SCAN and len(found) < limit:
+            batch = _candidates(store, query, since, feeds, window, offset)
+            found.extend(_verified(store, query, batch))
+            offset += len(batch)
+            if len(batch) < window:
+                break
+    except DBAPIError as exc:
+        raise StoreError(f"search failed: {exc.orig}") from exc
     found.sort(key=lambda r: (-r.score, -r.rank, -r.first_seen_at.timestamp(), -r.id))
     return found[:limit]
 

@@ -46,6 +46,9 @@ class FeedState(SQLModel, table=True):
     possible_gaps: int = 0
     last_gap_at: datetime | None = None
     health_alerted: str | None = Field(default=None, max_length=16)  # failing | silent | None
+    # Several processes on one PostgreSQL: the process polling this feed, until when.
+    lease_owner: str | None = Field(default=None, max_length=100)
+    lease_until: datetime | None = None
 
 
 class StoryRow(SQLModel, table=True):
