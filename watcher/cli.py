@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from datetime import UTC, timedelta
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from watcher import __version__
 from watcher.config import Config, config_path, load_config, parse_duration
 from watcher.errors import ConfigError, WatcherError
@@ -142,6 +144,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     except WatcherError as exc:
         log.error("%s", exc)
+        return EXIT_FAILURE
+    except SQLAlchemyError as exc:  # the database went away or refused a statement
+        log.error("database error: %s", getattr(exc, "orig", None) or exc)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return EXIT_OK

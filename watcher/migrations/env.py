@@ -11,8 +11,17 @@ connection = context.config.attributes.get("connection")
 if connection is None:
     raise RuntimeError("run migrations through `watcher db upgrade`, not the alembic CLI")
 
+
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Full-text search tables are created by hand-written migrations, not from the models."""
+    return not (type_ == "table" and name is not None and "_fts" in name)
+
+
 context.configure(
     connection=connection,
+    include_object=include_object,
     target_metadata=SQLModel.metadata,
     render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copying
     compare_type=True,

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 06:50:14.352903
+Create Date: 2026-11-28 06:58:15.215197
 """
 
 from __future__ import annotations
@@ -54,6 +54,8 @@ def upgrade() -> None:
         sa.Column("possible_gaps", sa.Integer(), nullable=False),
         sa.Column("last_gap_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.Column("health_alerted", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
+        sa.Column("lease_owner", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+        sa.Column("lease_until", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("name"),
     )
