@@ -9,7 +9,6 @@ is caught here, recorded in that feed's state, and never stops the other feeds.
 from __future__ import annotations
 
 import asyncio
-from functools import partial
 import dataclasses
 import hashlib
 import logging
@@ -19,15 +18,16 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from watcher.batch import Coalescer
+from watcher.cluster import fingerprint
 from watcher.config import Config, FeedConfig, format_duration
 from watcher.dedup import canonical_url, content_hash, identity_key, strip_tracking
 from watcher.errors import FetchError, WatcherError
 from watcher.extract import detect_language, extract_article
 from watcher.fetch import Fetcher, FetchLimits, status_error
 from watcher.health import changes_health, record_health
-from watcher.cluster import fingerprint
 from watcher.notify import cluster_alerts
 from watcher.parse import Entry, ParsedFeed, parse_feed
 from watcher.polling import (

@@ -27,10 +27,10 @@ from watcher.fetch import Fetcher
 from watcher.health import deliver_health
 from watcher.logs import set_secrets
 from watcher.notify import deliver_due, send_digests
+from watcher.notify.sender import OWNER
 from watcher.pipeline import Context, PollReport, fetch_limits, poll_feed
 from watcher.reload import summarize
 from watcher.rules import RuleSet
-from watcher.notify.sender import OWNER
 from watcher.store import Store, sync_feeds
 from watcher.store.feeds import claim_due_feeds, release_feed_leases
 from watcher.store.outbox import release_leases
@@ -206,8 +206,9 @@ class Daemon:
             return
         names = [f.name for f in ctx.config.feeds]
         lease = ctx.config.polling.lease
-        claimed = await asyncio.to_thread(claim_due_feeds, self.store, OWNER, self.clock(), names,
-                                          lease)  # fmt: skip
+        claimed = await asyncio.to_thread(
+            claim_due_feeds, self.store, OWNER, self.clock(), names, lease
+        )
         for name in claimed:
             feed = ctx.config.feed(name)
             if feed is None or name in self._in_flight:

@@ -247,8 +247,11 @@ def _polling(src: Source, raw: Any) -> PollingConfig:
     if out.min_interval > out.max_interval:
         src.problem((*p, "min_interval"), "min_interval must not exceed max_interval")
     if out.lease < out.timeout * 2:
-        src.problem((*p, "lease"), "lease must be at least twice the timeout, or another "
-                                   "process could take over a feed still being polled")  # fmt: skip
+        src.problem(
+            (*p, "lease"),
+            "lease must be at least twice the timeout, or another "
+            "process could take over a feed still being polled",
+        )
     if out.timeout <= 0:
         src.problem((*p, "timeout"), "timeout must be greater than zero")
     return out

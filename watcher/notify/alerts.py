@@ -60,18 +60,27 @@ def build_alerts(
     return tuple(out)
 
 
-def cluster_alerts(config: Config, story: dict[str, Any], matches: Sequence[RuleMatch],
-                   now: datetime, info: ClusterInfo) -> tuple[OutboxAlert, ...]:  # fmt: skip
+def cluster_alerts(
+    config: Config,
+    story: dict[str, Any],
+    matches: Sequence[RuleMatch],
+    now: datetime,
+    info: ClusterInfo,
+) -> tuple[OutboxAlert, ...]:
     """A rule alerts once per story cluster: a later copy of the same story from another feed
     alerts only for rules no earlier copy matched, and sends one follow-up (`escalation`) when
     the cluster reaches the rule's `escalate_at` sources."""
     rules = {r.name: r for r in config.rules}
     fresh = [m for m in matches if m.rule not in info.alerted_rules]
     due = [
-        m for m in matches
-        if m.rule in info.alerted_rules and m.rule not in info.escalated_rules
-        and m.rule in rules and (n := rules[m.rule].escalate_at) is not None and info.size >= n
-    ]  # fmt: skip
+        m
+        for m in matches
+        if m.rule in info.alerted_rules
+        and m.rule not in info.escalated_rules
+        and m.rule in rules
+        and (n := rules[m.rule].escalate_at) is not None
+        and info.size >= n
+    ]
     return build_alerts(config, story, fresh, now, info.sources, info.size) + build_alerts(
         config, story, due, now, info.sources, info.size, kind="escalation"
     )

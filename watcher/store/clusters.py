@@ -32,8 +32,14 @@ class ClusterInfo:
     escalated_rules: frozenset[str] = frozenset()
 
 
-def find_cluster(s: Session, feed: str, canonical_url: str | None, title_key: str,
-                 fp: Fingerprint | None, now: datetime) -> ClusterInfo:  # fmt: skip
+def find_cluster(
+    s: Session,
+    feed: str,
+    canonical_url: str | None,
+    title_key: str,
+    fp: Fingerprint | None,
+    now: datetime,
+) -> ClusterInfo:
     since = now - WINDOW
     conds = []
     if canonical_url:
@@ -42,35 +48,57 @@ def find_cluster(s: Session, feed: str, canonical_url: str | None, title_key: st
         conds.append(col(StoryRow.title_key) == title_key)
     cluster: int | None = None
     if conds:
-        row = s.exec(select(StoryRow.id, StoryRow.cluster_id)
-                     .where(or_(*conds), col(StoryRow.first_seen_at) >= since)
-                     .order_by(col(StoryRow.id)).limit(1)).first()  # fmt: skip
+        row = s.exec(
+            select(StoryRow.id, StoryRow.cluster_id)
+            .where(or_(*conds), col(StoryRow.first_seen_at) >= since)
+            .order_by(col(StoryRow.id))
+            .limit(1)
+        ).first()
         if row is not None:
             cluster = row[1] or row[0]
     if cluster is None and fp is not None and fp.bands:
         candidates = s.exec(
             select(StoryRow.id, StoryRow.cluster_id, StoryRow.signature, StoryRow.title_key)
-            .where(col(StoryRow.id).in_(
-                select(StoryBand.story_id).where(col(StoryBand.band_key).in_(list(fp.bands)),
-                                                 col(StoryBand.seen_at) >= since)))
+            .where(
+                col(StoryRow.id).in_(
+                    select(StoryBand.story_id).where(
+                        col(StoryBand.band_key).in_(list(fp.bands)), col(StoryBand.seen_at) >= since
+                    )
+                )
+            )
             .order_by(col(StoryRow.id))
-        ).all()  # fmt: skip
+        ).all()
         for sid, cid, sig, tkey in candidates:
             if sig and same_story(fp, from_signature(unpack(sig), tkey or "")):
                 cluster = cid or sid
                 break
     if cluster is None:
         return ClusterInfo(cluster_id=None)
-    feeds = s.exec(select(StoryRow.feed).where(StoryRow.cluster_id == cluster)
-                   .order_by(col(StoryRow.first_seen_at), col(StoryRow.id))).all()  # fmt: skip
+    feeds = s.exec(
+        select(StoryRow.feed)
+        .where(StoryRow.cluster_id == cluster)
+        .order_by(col(StoryRow.first_seen_at), col(StoryRow.id))
+    ).all()
     sources = tuple(dict.fromkeys(f for f in feeds if f != feed))
-    rules = s.exec(select(MatchRow.rule).join(StoryRow, col(StoryRow.id) == col(MatchRow.story_id))
-                   .where(StoryRow.cluster_id == cluster).distinct()).all()  # fmt: skip
-    escalations = s.exec(select(AlertRow.context).join(StoryRow, col(StoryRow.id) == col(AlertRow.story_id))
-                         .where(StoryRow.cluster_id == cluster, AlertRow.kind == "escalation")).all()  # fmt: skip
+    rules = s.exec(
+        select(MatchRow.rule)
+        .join(StoryRow, col(StoryRow.id) == col(MatchRow.story_id))
+        .where(StoryRow.cluster_id == cluster)
+        .distinct()
+    ).all()
+    escalations = s.exec(
+        select(AlertRow.context)
+        .join(StoryRow, col(StoryRow.id) == col(AlertRow.story_id))
+        .where(StoryRow.cluster_id == cluster, AlertRow.kind == "escalation")
+    ).all()
     escalated = {r["name"] for ctx in escalations for r in json.loads(ctx).get("rules", [])}
-    return ClusterInfo(cluster_id=cluster, sources=sources, size=len(sources) + 1,
-                       alerted_rules=frozenset(rules), escalated_rules=frozenset(escalated))  # fmt: skip
+    return ClusterInfo(
+        cluster_id=cluster,
+        sources=sources,
+        size=len(sources) + 1,
+        alerted_rules=frozenset(rules),
+        escalated_rules=frozenset(escalated),
+    )
 
 
 def index_story(s: Session, story_id: int, fp: Fingerprint | None, now: datetime) -> None:
@@ -85,9 +113,11 @@ def sources_of(s: Session, cluster_ids: list[int]) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {}
     if not cluster_ids:
         return out
-    rows = s.exec(select(StoryRow.cluster_id, StoryRow.feed)
-                  .where(col(StoryRow.cluster_id).in_(cluster_ids))
-                  .order_by(col(StoryRow.first_seen_at), col(StoryRow.id))).all()  # fmt: skip
+    rows = s.exec(
+        select(StoryRow.cluster_id, StoryRow.feed)
+        .where(col(StoryRow.cluster_id).in_(cluster_ids))
+        .order_by(col(StoryRow.first_seen_at), col(StoryRow.id))
+    ).all()
     for cid, feed in rows:
         if cid is not None and feed not in out.setdefault(cid, []):
             out[cid].append(feed)

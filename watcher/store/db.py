@@ -7,12 +7,13 @@ under concurrency even in WAL mode). pysqlite's own implicit BEGIN is switched o
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlmodel import Session, create_engine
@@ -69,8 +70,42 @@ class Store:
         with Session(self.engine, expire_on_commit=False) as session:
             yield session
 
+    def serialize(self, session: Session, name: str) -> None:
+        """Make concurrent transactions doing `name` take turns (PostgreSQL: a transaction-level
+        advisory lock; SQLite's IMMEDIATE write transactions already take turns)."""
+        if not self.is_sqlite:
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(name)})
+
+    @contextmanager
+    def advisory_lock(self, name: str) -> Iterator[bool]:
+        """Run a periodic job in one process only: yields whether this process got the lock
+        (PostgreSQL session-level advisory lock, released on exit or when the process dies)."""
+        if self.is_sqlite:
+            yield True
+            return
+        with self.engine.connect() as conn:
+            got = bool(
+                conn.execute(
+                    text("SELECT pg_try_advisory_lock(:k)"), {"k": _lock_key(name)}
+                ).scalar()
+            )
+            conn.commit()
+            try:
+                yield got
+            finally:
+                if got:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _lock_key(name)})
+                    conn.commit()
+
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _lock_key(name: str) -> int:
+    """A stable signed 64-bit key for a lock name (hash() is salted per process)."""
+    return int.from_bytes(
+        hashlib.blake2b(f"watcher:{name}".encode(), digest_size=8).digest(), "big", signed=True
+    )
 
 
 def _tune_sqlite(engine: Engine) -> None:

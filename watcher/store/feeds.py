@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy import update as sql_update
 from sqlmodel import col, select
 
@@ -45,7 +46,16 @@ def sync_feeds(store: Store, feeds: Sequence[FeedConfig], now: datetime, default
     A feed whose config URL changed starts afresh (validators, errors, a 410 disable, a pending
     move); one whose stored URL moved through a confirmed 301 keeps it while the config still
     names the old URL. A pinned `interval` is applied; an adaptive one is kept across restarts.
+    Processes starting together may race to insert the same new feed: the loser tries again
+    and finds the row.
     """
+    try:
+        _sync_feeds(store, feeds, now, default)
+    except IntegrityError:
+        _sync_feeds(store, feeds, now, default)
+
+
+def _sync_feeds(store: Store, feeds: Sequence[FeedConfig], now: datetime, default: float) -> None:
     with store.write() as s:
         rows = {r.name: r for r in s.exec(select(FeedState)).all()}
         for f in feeds:
@@ -95,22 +105,33 @@ def due_feeds(store: Store, now: datetime, names: Sequence[str]) -> list[str]:
     return list(rows)
 
 
-def claim_due_feeds(store: Store, owner: str, now: datetime, names: Sequence[str],
-                    lease: float, limit: int = 500) -> list[str]:  # fmt: skip
+def claim_due_feeds(
+    store: Store, owner: str, now: datetime, names: Sequence[str], lease: float, limit: int = 500
+) -> list[str]:
     """Claim due feeds for `owner` until `now + lease`, most overdue first. With several
     processes on PostgreSQL, `FOR UPDATE SKIP LOCKED` and the lease make each poll happen once;
     a process that dies loses its claims when the lease runs out. Saving the poll releases it."""
     with store.write() as s:
-        rows = list(s.exec(
-            select(FeedState.id, FeedState.name)
-            .where(col(FeedState.next_poll_at) <= now, col(FeedState.name).in_(list(names)),
-                   col(FeedState.disabled_at).is_(None),
-                   or_(col(FeedState.lease_until).is_(None), col(FeedState.lease_until) < now))
-            .order_by(col(FeedState.next_poll_at)).limit(limit).with_for_update(skip_locked=True)
-        ).all())  # fmt: skip
+        rows = list(
+            s.exec(
+                select(FeedState.id, FeedState.name)
+                .where(
+                    col(FeedState.next_poll_at) <= now,
+                    col(FeedState.name).in_(list(names)),
+                    col(FeedState.disabled_at).is_(None),
+                    or_(col(FeedState.lease_until).is_(None), col(FeedState.lease_until) < now),
+                )
+                .order_by(col(FeedState.next_poll_at))
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
+        )
         if rows:
-            s.execute(sql_update(FeedState).where(col(FeedState.id).in_([r[0] for r in rows]))
-                      .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease)))  # fmt: skip
+            s.execute(
+                sql_update(FeedState)
+                .where(col(FeedState.id).in_([r[0] for r in rows]))
+                .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease))
+            )
     return [name for _, name in rows]
 
 

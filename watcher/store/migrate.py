@@ -56,12 +56,18 @@ def ensure_schema(store: Store, auto_upgrade: bool) -> None:
         upgrade(store)
         return
     if have is None:
-        raise StoreError("the database has no watcher schema yet; run `watcher db upgrade` "
-                         "(or set database.auto_upgrade: true)")  # fmt: skip
+        raise StoreError(
+            "the database has no watcher schema yet; run `watcher db upgrade` "
+            "(or set database.auto_upgrade: true)"
+        )
     known = {s.revision for s in ScriptDirectory.from_config(_alembic()).walk_revisions()}
     if have not in known:
-        raise StoreError(f"the database schema is at revision {have}, which this watcher does not "
-                         f"know (its newest is {want}); is an older watcher running against a "
-                         "newer database?")  # fmt: skip
-    raise StoreError(f"the database schema is at revision {have}, older than this watcher's "
-                     f"{want}; run `watcher db upgrade` (or set database.auto_upgrade: true)")  # fmt: skip
+        raise StoreError(
+            f"the database schema is at revision {have}, which this watcher does not "
+            f"know (its newest is {want}); is an older watcher running against a "
+            "newer database?"
+        )
+    raise StoreError(
+        f"the database schema is at revision {have}, older than this watcher's "
+        f"{want}; run `watcher db upgrade` (or set database.auto_upgrade: true)"
+    )

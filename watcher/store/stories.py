@@ -8,11 +8,13 @@ so an alert is never lost between "matched" and "queued".
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import col, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
 
 from watcher.cluster import Fingerprint, pack
 from watcher.rules import RuleMatch
@@ -21,6 +23,8 @@ from watcher.store.db import Store
 from watcher.store.feeds import FeedUpdate, apply_update
 from watcher.store.outbox import OutboxAlert, add_alert
 from watcher.store.tables import FeedState, MatchRow, StoryRow
+
+log = logging.getLogger("watcher.store")
 
 
 @dataclass(frozen=True)
@@ -105,26 +109,39 @@ def save_poll(store: Store, feed: str, update: FeedUpdate, items: Sequence[Story
         row = s.exec(select(FeedState).where(FeedState.name == feed)).one()
         apply_update(row, update)
         s.add(row)
+        if items:
+            # Cluster decisions read other processes' stories: take them one at a time.
+            store.serialize(s, "stories")
         for item in items:
-            now = update.polled_at
-            info = find_cluster(s, feed, item.story.canonical_url, item.story.title_key,
-                                item.fingerprint, now)  # fmt: skip
-            story = StoryRow(**item.story.__dict__)
-            story.cluster_id = info.cluster_id
-            if item.fingerprint is not None:
-                story.signature = pack(item.fingerprint.signature)
-            s.add(story)
-            s.flush()
-            assert story.id is not None
-            if story.cluster_id is None:
-                story.cluster_id = story.id
-                s.add(story)
-            index_story(s, story.id, item.fingerprint, now)
-            for m in item.matches:
-                s.add(_match_row(story.id, m, now))
-            alerts = item.alerts(info) if callable(item.alerts) else item.alerts
-            for a in alerts:
-                add_alert(s, story.id, a, now)
+            try:
+                with s.begin_nested():
+                    _save_story(s, feed, item, update.polled_at)
+            except IntegrityError:
+                # Another process stored this story first (a lease ran out mid-poll): the
+                # unique constraint keeps one copy, and the rest of the poll still commits.
+                log.warning("feed=%s story %r was already stored; skipped", feed, item.story.key)
+
+
+def _save_story(s: Session, feed: str, item: StoryToSave, now: datetime) -> None:
+    info = find_cluster(
+        s, feed, item.story.canonical_url, item.story.title_key, item.fingerprint, now
+    )
+    story = StoryRow(**item.story.__dict__)
+    story.cluster_id = info.cluster_id
+    if item.fingerprint is not None:
+        story.signature = pack(item.fingerprint.signature)
+    s.add(story)
+    s.flush()
+    assert story.id is not None
+    if story.cluster_id is None:
+        story.cluster_id = story.id
+        s.add(story)
+    index_story(s, story.id, item.fingerprint, now)
+    for m in item.matches:
+        s.add(_match_row(story.id, m, now))
+    alerts = item.alerts(info) if callable(item.alerts) else item.alerts
+    for a in alerts:
+        add_alert(s, story.id, a, now)
 
 
 def _match_row(story_id: int, m: RuleMatch, now: datetime) -> MatchRow:
