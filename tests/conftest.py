@@ -54,13 +54,26 @@ def fresh_pg_database() -> Iterator[str]:
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> Iterator[str]:
-    """The database a storage or pipeline test runs on: SQLite, or PostgreSQL in the PG pass."""
+def empty_database_url(tmp_path: Path) -> Iterator[str]:
+    """A database with nothing in it: SQLite, or PostgreSQL in the PG pass."""
     if BACKEND == "sqlite":
         yield f"sqlite:///{tmp_path / 'w.db'}"
         return
     with fresh_pg_database() as url:
         yield url
+
+
+@pytest.fixture
+def database_url(empty_database_url: str) -> str:
+    """The database a storage or pipeline test runs on. On PostgreSQL the schema is created
+    first, as `watcher db upgrade` would (PostgreSQL does not upgrade itself by default)."""
+    if not empty_database_url.startswith("sqlite"):
+        from watcher.store import Store
+
+        store = Store(empty_database_url)
+        store.create_schema()
+        store.close()
+    return empty_database_url
 
 
 @pytest.fixture
@@ -231,3 +244,12 @@ def run_watcher(
         env=full_env,
         cwd=cwd or ROOT,
     )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that take a database fixture are the storage and pipeline tests: marked `db`, so
+    .ci/run can run them again on PostgreSQL (`WATCHER_TEST_BACKEND=postgresql pytest -m db`)."""
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        if "database_url" in names or "empty_database_url" in names:
+            item.add_marker(pytest.mark.db)

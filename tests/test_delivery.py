@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -37,9 +37,9 @@ class Clock:
         self.now += timedelta(**kw)
 
 
-def make(tmp_path: Path, notifiers: str, rules: str = "") -> tuple[Config, Store]:
+def _make(db: str, tmp_path: Path, notifiers: str, rules: str = "") -> tuple[Config, Store]:
     text = f"""
-database: sqlite:///{tmp_path / "w.db"}
+database: {db}
 feeds:
   - {{name: wire, url: "http://127.0.0.1:9/feed"}}
 notifiers:
@@ -52,6 +52,24 @@ rules:
     store.create_schema()
     sync_feeds(store, config.feeds, T0, 300)
     return config, store
+
+
+Maker = Callable[..., tuple[Config, Store]]
+
+
+@pytest.fixture
+def make() -> Iterator[Maker]:
+    """Builds a config and store for a test, and closes the store afterwards."""
+    stores: list[Store] = []
+
+    def build(*args: Any) -> tuple[Config, Store]:
+        config, store = _make(*args)
+        stores.append(store)
+        return config, store
+
+    yield build
+    for store in stores:
+        store.close()
 
 
 def add_stories(
@@ -101,13 +119,15 @@ def deliver(store: Store, config: Config, clock: Clock) -> tuple[int, int]:
 
 
 def test_failing_target_does_not_hold_back_or_duplicate_the_healthy_one(
-    tmp_path: Path, receiver: Receiver
+    tmp_path: Path, receiver: Receiver, database_url: str, make: Maker
 ) -> None:
     bad = Receiver()
     bad.thread.start()
     try:
         bad.fail_with = 500
-        config, store = make(tmp_path, f'  desk: ["{receiver.apprise_url}", "{bad.apprise_url}"]')
+        config, store = make(
+            database_url, tmp_path, f'  desk: ["{receiver.apprise_url}", "{bad.apprise_url}"]'
+        )
         clock = Clock(T0)
         add_stories(config, store, ["Karabakh talks one", "Karabakh talks two"], T0)
         assert deliver(store, config, clock) == (2, 2)
@@ -135,9 +155,13 @@ def test_failing_target_does_not_hold_back_or_duplicate_the_healthy_one(
         bad.httpd.server_close()
 
 
-def test_dead_after_max_attempts_then_retry_command(tmp_path: Path, receiver: Receiver) -> None:
+def test_dead_after_max_attempts_then_retry_command(
+    tmp_path: Path, receiver: Receiver, database_url: str, make: Maker
+) -> None:
     receiver.fail_with = 503
-    config, store = make(tmp_path, f'  desk: {{urls: ["{receiver.apprise_url}"], max_attempts: 2}}')
+    config, store = make(
+        database_url, tmp_path, f'  desk: {{urls: ["{receiver.apprise_url}"], max_attempts: 2}}'
+    )
     clock = Clock(T0)
     add_stories(config, store, ["Karabakh border"], T0)
     deliver(store, config, clock)
@@ -145,7 +169,7 @@ def test_dead_after_max_attempts_then_retry_command(tmp_path: Path, receiver: Re
     deliver(store, config, clock)
     assert counts(store) == {"dead": 1}
     cfg = tmp_path / "w.yaml"
-    cfg.write_text(f"database: sqlite:///{tmp_path / 'w.db'}\n", encoding="utf-8")
+    cfg.write_text(f"database: {database_url}\n", encoding="utf-8")
     listed = run_watcher("deliveries", "--status", "dead", "--json", "-c", str(cfg))
     row = json.loads(listed.stdout)
     assert row["status"] == "dead" and row["attempts"] == 2 and "503" in row["last_error"]
@@ -159,9 +183,10 @@ def test_dead_after_max_attempts_then_retry_command(tmp_path: Path, receiver: Re
 
 
 def test_quiet_hours_hold_alerts_and_high_priority_bypasses(
-    tmp_path: Path, receiver: Receiver
+    tmp_path: Path, receiver: Receiver, database_url: str, make: Maker
 ) -> None:
     config, store = make(
+        database_url,
         tmp_path,
         f'  desk: {{urls: ["{receiver.apprise_url}"], quiet_hours: {{start: "22:00", end: "07:00", timezone: Asia/Baku}}}}',
         "  - {name: karabakh, any: [Karabakh], notify: [desk]}\n  - {name: urgent, any: [ceasefire], priority: high, notify: [desk]}",
@@ -178,9 +203,11 @@ def test_quiet_hours_hold_alerts_and_high_priority_bypasses(
     assert receiver.alerts[-1]["title"] == "[karabakh] Karabakh talks at night"
 
 
-def test_rate_limit_spreads_sends(tmp_path: Path, receiver: Receiver) -> None:
+def test_rate_limit_spreads_sends(
+    tmp_path: Path, receiver: Receiver, database_url: str, make: Maker
+) -> None:
     config, store = make(
-        tmp_path, f'  desk: {{urls: ["{receiver.apprise_url}"], rate_limit: 2/1m}}'
+        database_url, tmp_path, f'  desk: {{urls: ["{receiver.apprise_url}"], rate_limit: 2/1m}}'
     )
     clock = Clock(T0)
     add_stories(config, store, [f"Karabakh update {i}" for i in range(5)], T0)
@@ -194,8 +221,11 @@ def test_rate_limit_spreads_sends(tmp_path: Path, receiver: Receiver) -> None:
     assert len(receiver.alerts) == 5
 
 
-def test_digest_gathers_alerts_into_one_message(tmp_path: Path, receiver: Receiver) -> None:
+def test_digest_gathers_alerts_into_one_message(
+    tmp_path: Path, receiver: Receiver, database_url: str, make: Maker
+) -> None:
     config, store = make(
+        database_url,
         tmp_path,
         f'  desk: {{urls: ["{receiver.apprise_url}"], digest: 30m}}',
         "  - {name: karabakh, any: [Karabakh], notify: [desk]}\n  - {name: urgent, any: [ceasefire], priority: high, notify: [desk]}",
@@ -280,8 +310,10 @@ def telegram(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeTelegram]:
     fake.httpd.server_close()
 
 
-def test_telegram_html_escaped_and_429_400_retried(tmp_path: Path, telegram: FakeTelegram) -> None:
-    config, store = make(tmp_path, f'  desk: ["tgram://{BOT_TOKEN}/-100123"]')
+def test_telegram_html_escaped_and_429_400_retried(
+    tmp_path: Path, telegram: FakeTelegram, database_url: str, make: Maker
+) -> None:
+    config, store = make(database_url, tmp_path, f'  desk: ["tgram://{BOT_TOKEN}/-100123"]')
     clock = Clock(T0)
     add_stories(config, store, ["Karabakh <script>alert(1)</script> & talks"], T0)
     telegram.mode = "429"
@@ -302,11 +334,15 @@ def test_telegram_html_escaped_and_429_400_retried(tmp_path: Path, telegram: Fak
 
 
 def test_debug_logs_never_show_the_bot_token(
-    tmp_path: Path, telegram: FakeTelegram, capfd: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    telegram: FakeTelegram,
+    capfd: pytest.CaptureFixture[str],
+    database_url: str,
+    make: Maker,
 ) -> None:
     from watcher.logs import set_secrets, setup_logging
 
-    config, store = make(tmp_path, f'  desk: ["tgram://{BOT_TOKEN}/-100123"]')
+    config, store = make(database_url, tmp_path, f'  desk: ["tgram://{BOT_TOKEN}/-100123"]')
     setup_logging("DEBUG", "text")
     set_secrets(config.secrets)
     try:

@@ -13,8 +13,8 @@ from watcher.store import Store
 from watcher.store.migrate import current, head, upgrade
 
 
-def test_migrations_match_the_models(database_url: str) -> None:
-    store = Store(database_url)
+def test_migrations_match_the_models(empty_database_url: str) -> None:
+    store = Store(empty_database_url)
     upgrade(store)
     with store.engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"include_object": _not_fts})
@@ -30,14 +30,16 @@ def _not_fts(
 
 
 def test_run_refuses_an_old_schema_when_auto_upgrade_is_off(
-    tmp_path: Path, database_url: str
+    tmp_path: Path, empty_database_url: str
 ) -> None:
-    store = Store(database_url)
+    store = Store(empty_database_url)
     upgrade(store, "0001")
     at = current(store)
     store.close()
     cfg = tmp_path / "w.yaml"
-    cfg.write_text(f"database: {{url: '{database_url}', auto_upgrade: false}}\n", encoding="utf-8")
+    cfg.write_text(
+        f"database: {{url: '{empty_database_url}', auto_upgrade: false}}\n", encoding="utf-8"
+    )
     if at == head():
         return  # only one revision so far: nothing older to refuse
     result = run_watcher("run", "--once", "-c", str(cfg))
@@ -48,8 +50,12 @@ def test_run_refuses_an_old_schema_when_auto_upgrade_is_off(
     assert run_watcher("run", "--once", "-c", str(cfg)).returncode == 0
 
 
-def test_empty_postgres_style_database_asks_for_upgrade(tmp_path: Path, database_url: str) -> None:
+def test_empty_postgres_style_database_asks_for_upgrade(
+    tmp_path: Path, empty_database_url: str
+) -> None:
     cfg = tmp_path / "w.yaml"
-    cfg.write_text(f"database: {{url: '{database_url}', auto_upgrade: false}}\n", encoding="utf-8")
+    cfg.write_text(
+        f"database: {{url: '{empty_database_url}', auto_upgrade: false}}\n", encoding="utf-8"
+    )
     result = run_watcher("run", "--once", "-c", str(cfg))
     assert result.returncode == 1 and "run `watcher db upgrade`" in result.stderr

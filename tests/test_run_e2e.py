@@ -96,7 +96,10 @@ def serve(server: FeedServer) -> dict[str, str]:
         "/a/markets.html",
         page(
             "Markets close higher",
-            ["Regional stock indices closed higher on Friday as energy shares rallied.", FILLER["markets"]],
+            [
+                "Regional stock indices closed higher on Friday as energy shares rallied.",
+                FILLER["markets"],
+            ],
         ),
     )
     server.add(
@@ -136,7 +139,7 @@ def serve(server: FeedServer) -> dict[str, str]:
 
 
 CONFIG = """
-database: sqlite:///{db}
+database: {db}
 polling:
   interval: 5m
   timeout: 10s
@@ -158,12 +161,17 @@ rules:
 """
 
 
-def write_config(tmp_path: Path, server: FeedServer, receiver: Receiver) -> Path:
+def write_config(
+    tmp_path: Path, server: FeedServer, receiver: Receiver, db: str | None = None
+) -> Path:
     urls = serve(server)
     cfg = tmp_path / "watcher.yaml"
     cfg.write_text(
         CONFIG.format(
-            db=tmp_path / "w.db", rss=urls["rss"], atom=urls["atom"], hook=receiver.apprise_url
+            db=db or f"sqlite:///{tmp_path / 'w.db'}",
+            rss=urls["rss"],
+            atom=urls["atom"],
+            hook=receiver.apprise_url,
         ),
         encoding="utf-8",
     )
@@ -171,9 +179,9 @@ def write_config(tmp_path: Path, server: FeedServer, receiver: Receiver) -> Path
 
 
 def test_run_once_alerts_exactly_the_matching_stories_once(
-    tmp_path: Path, feed_server: FeedServer, receiver: Receiver
+    tmp_path: Path, feed_server: FeedServer, receiver: Receiver, database_url: str
 ) -> None:
-    cfg = write_config(tmp_path, feed_server, receiver)
+    cfg = write_config(tmp_path, feed_server, receiver, database_url)
     first = run_watcher("run", "--once", "-c", str(cfg))
     assert first.returncode == 0, first.stderr
 
@@ -217,9 +225,9 @@ def test_run_once_alerts_exactly_the_matching_stories_once(
 
 
 def test_a_failing_feed_does_not_stop_the_others(
-    tmp_path: Path, feed_server: FeedServer, receiver: Receiver
+    tmp_path: Path, feed_server: FeedServer, receiver: Receiver, database_url: str
 ) -> None:
-    cfg = write_config(tmp_path, feed_server, receiver)
+    cfg = write_config(tmp_path, feed_server, receiver, database_url)
     feed_server.routes["/rss.xml"].status = 500
     result = run_watcher("run", "--once", "-c", str(cfg))
     assert result.returncode == 0, result.stderr

@@ -16,7 +16,7 @@ from watcher.errors import RuleError
 from watcher.rules import normalise_text
 from watcher.search import compile_search, query_error, render_result, result_json
 from watcher.store import Store
-from watcher.store.search import PG_INDEX, ensure_search, search
+from watcher.store.search import PG_INDEX, drop_search, ensure_search, search
 from watcher.store.tables import StoryRow
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -298,18 +298,27 @@ def test_index_follows_updates_and_deletes(store: Store) -> None:
             s.execute(text("INSERT INTO stories_fts(stories_fts) VALUES ('integrity-check')"))
 
 
+def test_missing_triggers_are_recreated_and_the_index_rebuilt(store: Store) -> None:
+    """What an Alembic batch migration (copy, drop, rename `stories`) leaves behind."""
+    if not store.is_sqlite:
+        pytest.skip("SQLite only: triggers")
+    add(store, "Before the copy", "Shusha.")
+    with store.engine.begin() as conn:
+        conn.execute(text("DROP TRIGGER stories_fts_ai"))
+    add(store, "During the copy", "Shusha.")  # not indexed: no trigger
+    ensure_search(store.engine)
+    assert sorted(titles(store, "shusha")) == ["Before the copy", "During the copy"]
+    add(store, "After the copy", "Shusha.")
+    assert len(titles(store, "shusha")) == 3
+
+
 def test_install_search_rebuilds_what_is_missing(store: Store) -> None:
     """A batch migration on SQLite drops the triggers with the copied table; stories saved
     before search existed have no search_text. install_search repairs both."""
     add(store, "Before the index", "Armenpress reports on Lachin.")
-    with store.write() as s:
-        if store.is_sqlite:
-            for name in ("stories_fts", "stories_fts_ai", "stories_fts_ad", "stories_fts_au"):
-                kind = "TABLE" if name == "stories_fts" else "TRIGGER"
-                s.execute(text(f"DROP {kind} {name}"))
-        else:
-            s.execute(text(f"DROP INDEX {PG_INDEX}"))
-        s.execute(text("UPDATE stories SET search_text = ''"))
+    with store.engine.begin() as conn:
+        drop_search(conn)
+        conn.execute(text("UPDATE stories SET search_text = ''"))
     ensure_search(store.engine)
     ensure_search(store.engine)  # idempotent
     assert titles(store, "lachin") == ["Before the index"]

@@ -80,6 +80,16 @@ def install_search(conn: Connection) -> None:
         _install_postgresql(conn)
 
 
+def drop_search(conn: Connection) -> None:
+    """Remove the search index (a migration's downgrade); stories keep their search_text."""
+    if conn.dialect.name == "sqlite":
+        for name in _TRIGGERS:
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {FTS_TABLE}")
+    elif conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {PG_INDEX}")
+
+
 def ensure_search(engine: Engine) -> None:
     """install_search in its own transaction."""
     with engine.begin() as conn:
