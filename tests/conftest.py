@@ -105,6 +105,7 @@ class FeedServer:
         self.routes: dict[str, Route] = {}
         self.hits: dict[str, int] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.times: dict[str, list[float]] = {}  # monotonic time of each request, per path
         self.in_flight = 0
         self.peak_in_flight = 0
         self.not_modified = 0  # 304s answered
@@ -127,6 +128,7 @@ class FeedServer:
             def _answer(self) -> None:
                 server.hits[self.path] = server.hits.get(self.path, 0) + 1
                 server.requests.append((self.path, dict(self.headers)))
+                server.times.setdefault(self.path, []).append(time.monotonic())
                 route = server.routes.get(self.path)
                 if route is None:
                     self.send_response(404)

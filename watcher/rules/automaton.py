@@ -11,10 +11,11 @@ and proximity measures distance in.
 from __future__ import annotations
 
 import re
+import sys
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from itertools import accumulate, compress, islice
+from itertools import accumulate, compress, islice, repeat
 from operator import add, methodcaller
 from typing import Any
 
@@ -25,6 +26,7 @@ from watcher.rules.normalise import (
     MODES,
     PLACEHOLDER,
     ascii_fold,
+    fold_tokens,
     normalise_words,
     split_words,
     word_pattern,
@@ -36,6 +38,8 @@ Span = tuple[int, int]
 
 MIN_PREFIX_CHARS = 2
 _SPAN = methodcaller("span")
+_SPACES = "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace() and c != " ")
+"""Whitespace as str.split() knows it, less the plain space."""
 
 
 class PatternError(ValueError):
@@ -111,6 +115,10 @@ class FieldScan:
         self._words: Iterator[re.Match[str]] | None = None
         self._starts_ends: tuple[list[int], list[int]] | None = None
         self._folded: bytes | None = None  # ASCII fast path: words sit at the same offsets
+        self._tokens: list[str] = []  # token path: text.split() and each token's fold
+        self._pieces: list[str] | None = None
+        self._ends: list[int] = []  # words in tokens[:i + 1], for each i
+        self._token_starts: list[int] = []
         self.snippets: dict[Span, tuple[str, str, int, int]] = {}
         """Cut snippets by span, so rules sharing a hit share the work."""
 
@@ -145,8 +153,9 @@ class FieldScan:
         """Original character offsets of a word span.
 
         ASCII fast path: the folded bytes keep every character's offset, so all word offsets
-        come from one split and a running sum, in C. Otherwise words are located with the word
-        regex lazily, in chunks, only as far as the last one asked for: documents can be
+        come from one split and a running sum, in C. Token path: the word is found in its
+        whitespace token, whose offset is found lazily. Otherwise words are located with the
+        word regex lazily, in chunks, only as far as the last one asked for: documents can be
         megabytes and hits are mostly early.
         """
         if self._folded is not None:
@@ -159,6 +168,8 @@ class FieldScan:
                 self._starts_ends = (starts, ends)
             starts, ends = self._starts_ends
             return starts[span[0]], ends[span[1]]
+        if self._pieces is not None:
+            return self._token_word(span[0])[0], self._token_word(span[1])[1]
         chars = self._chars
         if len(chars) <= span[1]:
             if self._words is None:
@@ -166,6 +177,28 @@ class FieldScan:
             wanted = span[1] + 1 - len(chars)
             chars.extend(map(_SPAN, islice(self._words, max(wanted, 2 * len(chars), 256))))
         return chars[span[0]][0], chars[span[1]][1]
+
+    def _token_word(self, index: int) -> tuple[int, int]:
+        """Character offsets of word `index`, from the token holding it (token path)."""
+        pieces = self._pieces
+        assert pieces is not None
+        ends = self._ends
+        if not ends:  # a token's fold has one space fewer than words, "" has none
+            counts = map(add, map(str.count, pieces, repeat(" ")), map(bool, pieces))
+            ends.extend(accumulate(counts))
+        token = bisect_right(ends, index)
+        within = index - (ends[token - 1] if token else 0)
+        starts = self._token_starts
+        if not starts:  # every whitespace character made a space, then split as ascii_fold
+            flat = self.text
+            for space in _SPACES:
+                if space in flat:
+                    flat = flat.replace(space, " ")
+            pieces = flat.split(" ")
+            offsets = accumulate(map((1).__add__, map(len, pieces)), initial=0)
+            starts.extend(compress(offsets, pieces))
+        word = next(islice(word_pattern().finditer(self._tokens[token]), within, None))
+        return starts[token] + word.start(), starts[token] + word.end()
 
 
 @dataclass(frozen=True)
@@ -203,11 +236,14 @@ class Automata:
         return {name: self._scan_field(text) for name, text in fields.items()}
 
     def _scan_field(self, text: str) -> FieldScan:
+        """Builds each mode's stream the cheapest exact way: ascii_fold for fold-mode text
+        whose letters are ASCII, else one cached fold per whitespace token, else (a word that
+        folds to several tokens) per word."""
         scan = FieldScan(text, self._meta)
         if not text or not self._by_mode:
             return scan
         occ = scan.occ
-        words: list[str] | None = None
+        tokens: list[str] | None = None
         for mode in MODES:
             auto = self._by_mode.get(mode)
             if auto is None:
@@ -218,10 +254,15 @@ class Automata:
                 if scan._folded is not None:
                     stream = (b" " + b" ".join(scan._folded.split()) + b" ").decode("ascii")
             if stream is None:
-                if words is None:
-                    words = split_words(text)
-                norm = scan._norm[mode] = normalise_words(words, mode)
-                stream = " " + " ".join(norm) + " "
+                if tokens is None:
+                    tokens = scan._tokens = text.split()
+                pieces = fold_tokens(tokens, mode)
+                if pieces is not None:
+                    scan._pieces = pieces
+                    stream = " " + " ".join(filter(None, pieces)) + " "
+                else:
+                    norm = scan._norm[mode] = normalise_words(split_words(text), mode)
+                    stream = " " + " ".join(norm) + " "
             scan.streams[mode] = stream
             for end, pid in auto.iter(stream):
                 ends = occ.get(pid)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from heapq import merge
 from typing import Protocol, TypeGuard
 
@@ -139,9 +139,19 @@ def _alternatives(sources: Sequence[str]) -> str:
 class AllOf:
     source: str
     children: tuple[Node, ...]
+    _cheap_first: tuple[Node, ...] = field(init=False, repr=False)
+    """The children with plain terms first: they are a set lookup, proximity is a walk."""
+
+    def __post_init__(self) -> None:
+        plain = [c for c in self.children if isinstance(c, Leaf | AnyOf)]
+        rest = [c for c in self.children if not isinstance(c, Leaf | AnyOf)]
+        object.__setattr__(self, "_cheap_first", (*plain, *rest))
 
     def holds(self, scan: Scan) -> bool:
-        return all(c.holds(scan) for c in self.children)
+        for c in self._cheap_first:  # noqa: SIM110 (hot path: a loop, not a generator)
+            if not c.holds(scan):
+                return False
+        return True
 
     def why_not(self, scan: Scan) -> str:
         return "; ".join(c.why_not(scan) for c in self.children if not c.holds(scan))
@@ -155,9 +165,33 @@ class AllOf:
 class AnyNode:
     source: str
     children: tuple[Node, ...]
+    _sets: tuple[tuple[tuple[str, ...], frozenset[int]], ...] = field(init=False, repr=False)
+    """The plain-term children's pattern ids merged per field scope, so `holds` is a set
+    test per field instead of a call per child (an OR of a list and twenty names is common)."""
+    _rest: tuple[Node, ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        sets: dict[tuple[str, ...], set[int]] = {}
+        rest: list[Node] = []
+        for c in self.children:
+            if isinstance(c, Leaf):
+                sets.setdefault(c.fields, set()).add(c.pid)
+            elif isinstance(c, AnyOf):
+                sets.setdefault(c.fields, set()).update(c.pids)
+            else:
+                rest.append(c)
+        object.__setattr__(self, "_sets", tuple((f, frozenset(p)) for f, p in sets.items()))
+        object.__setattr__(self, "_rest", tuple(rest))
 
     def holds(self, scan: Scan) -> bool:
-        return any(c.holds(scan) for c in self.children)
+        for fields, pids in self._sets:
+            for f in fields:
+                if not scan[f].occ.keys().isdisjoint(pids):
+                    return True
+        for c in self._rest:  # noqa: SIM110 (hot path: a loop, not a generator)
+            if c.holds(scan):
+                return True
+        return False
 
     def why_not(self, scan: Scan) -> str:
         return _alternatives([c.source for c in self.children])

@@ -258,6 +258,48 @@ def ascii_fold_stream(text: str) -> str | None:
     return (b" " + b" ".join(folded.split()) + b" ").decode("ascii")
 
 
+_TOKEN_CHARS: Final = 40
+"""Longer whitespace-separated tokens (unspaced CJK sentences, URLs) are folded every time
+rather than cached: they rarely recur and would crowd out the tokens that do."""
+_TOKEN_CACHES: Final[dict[str, dict[str, str]]] = {mode: {} for mode in MODES}
+_IRREGULAR: Final = "\n"
+"""Cached for a token with a word that normalises to several tokens; no fold contains it."""
+
+
+def fold_tokens(tokens: Sequence[str], mode: str) -> list[str] | None:
+    """Per whitespace token of a text (``text.split()``), its words' normalised forms joined
+    by spaces ("" for a token without words); None if some word normalises to several tokens,
+    as the word positions of the joined stream would then drift from the text's.
+
+    Whitespace never belongs to a word and the word regex looks at no character beyond the
+    word (and the apostrophe before a possessive s), so the words of a text are the words of
+    its tokens, in order. Caching by raw token ("Karabakh," and all) makes the common case one
+    dict lookup per token, and spares tokenising it with the word regex.
+    """
+    memo = _TOKEN_CACHES[mode]
+    try:
+        folded = list(map(memo.__getitem__, tokens))
+    except KeyError:
+        folded = [memo[t] if t in memo else _fold_token(t, mode, memo) for t in tokens]
+    return None if _IRREGULAR in folded else folded
+
+
+def _fold_token(token: str, mode: str, memo: dict[str, str]) -> str:
+    norm = normalise_words(word_pattern().findall(token), mode)
+    folded = _IRREGULAR if any(" " in w for w in norm) else " ".join(norm)
+    if len(token) <= _TOKEN_CHARS:
+        if len(memo) >= _CACHE_LIMIT:
+            memo.clear()
+        memo[token] = folded
+    return folded
+
+
+def clear_caches() -> None:
+    """Forget every cached fold (benchmarks measure the cost of unseen words this way)."""
+    for memo in (*_CACHES.values(), *_TOKEN_CACHES.values()):
+        memo.clear()
+
+
 def normalise_text(text: str, mode: str = FOLD) -> str:
     """Normalised tokens of `text` joined by single spaces (handy for tests and debugging)."""
     return " ".join(normalise_words(split_words(text), mode))
