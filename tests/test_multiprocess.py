@@ -34,14 +34,20 @@ def publish(server: FeedServer, stories: dict[int, list[int]], n: int, feed: int
     server.add(f"/f{feed}.xml", body, "application/rss+xml")
 
 
-def test_three_processes_one_killed(tmp_path: Path, feed_server: FeedServer, receiver: Receiver, pg_url: str) -> None:
+def test_three_processes_one_killed(
+    tmp_path: Path, feed_server: FeedServer, receiver: Receiver, pg_url: str
+) -> None:
     stories: dict[int, list[int]] = {f: [] for f in range(FEEDS)}
     for f in range(FEEDS):
         publish(feed_server, stories, 1000 + f, f)
     feed_server.routes["/f0.xml"].delay = 1.5  # a slow feed: often in flight when the kill comes
-    feeds = "\n".join(f'  - {{name: f{f}, url: "{feed_server.url(f"/f{f}.xml")}", interval: 2s, extract: false}}' for f in range(FEEDS))
+    feeds = "\n".join(
+        f'  - {{name: f{f}, url: "{feed_server.url(f"/f{f}.xml")}", interval: 2s, extract: false}}'
+        for f in range(FEEDS)
+    )
     cfg = tmp_path / "w.yaml"
-    cfg.write_text(f"""
+    cfg.write_text(
+        f"""
 database: {{url: "{pg_url}", auto_upgrade: false}}
 polling: {{allow_private_addresses: true, timeout: 2s, lease: {LEASE:g}s, min_interval: 1s}}
 feeds:
@@ -50,7 +56,9 @@ notifiers:
   hook: ["{receiver.apprise_url}"]
 rules:
   - {{name: bulletin, any: [Karabakh], notify: [hook]}}
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     assert run_watcher("db", "upgrade", "-c", str(cfg)).returncode == 0
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHER_")}
@@ -58,8 +66,15 @@ rules:
     procs = []
     for log in logs:
         with log.open("w") as err:
-            procs.append(subprocess.Popen([sys.executable, "-m", "watcher", "run", "-c", str(cfg)],
-                                          cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err))
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "watcher", "run", "-c", str(cfg)],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=err,
+                )
+            )
     published = [1000 + f for f in range(FEEDS)]
     stop = threading.Event()
     paused = threading.Event()
@@ -84,7 +99,10 @@ rules:
         time.sleep(12)
         paused.set()  # let deliveries drain, so the kill falls on polling, not on a send
         deadline = time.monotonic() + 30
-        while len({a["title"] for a in receiver.alerts}) < len(published) and time.monotonic() < deadline:
+        while (
+            len({a["title"] for a in receiver.alerts}) < len(published)
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.1)
         # Kill the busiest process: the one most likely to hold feed leases.
         victim = max(range(3), key=lambda i: logs[i].read_text().count("poll feed="))
@@ -95,7 +113,10 @@ rules:
         paused.clear()
         thread.join(PUBLISH_SECONDS + 10)
         deadline = time.monotonic() + 60
-        while len({a["title"] for a in receiver.alerts}) < len(published) and time.monotonic() < deadline:
+        while (
+            len({a["title"] for a in receiver.alerts}) < len(published)
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.2)
     finally:
         stop.set()
@@ -112,10 +133,14 @@ rules:
     engine = create_engine(pg_url)
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT key, count(*) FROM stories GROUP BY key")).all()
-        deliveries = conn.execute(text("SELECT status, count(*) FROM deliveries GROUP BY status")).all()
+        deliveries = conn.execute(
+            text("SELECT status, count(*) FROM deliveries GROUP BY status")
+        ).all()
     engine.dispose()
     # feedparser resolves a permalink-style guid against the feed URL: compare the tails.
-    assert sorted(k.rsplit("/", 1)[-1] for k, _ in rows) == sorted(f"guid:s-{i}".rsplit("/", 1)[-1].removeprefix("guid:") for i in published)
+    assert sorted(k.rsplit("/", 1)[-1] for k, _ in rows) == sorted(
+        f"guid:s-{i}".rsplit("/", 1)[-1].removeprefix("guid:") for i in published
+    )
     assert all(n == 1 for _, n in rows)
     assert dict(deliveries) == {"sent": len(published)}
     counts = Counter(a["title"] for a in receiver.alerts)
