@@ -4,6 +4,7 @@ and no feed waits longer than its interval plus the lease of the process that di
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import signal
@@ -154,5 +155,5 @@ rules:
     assert killed_at is not None
     for f in range(FEEDS):
         times = feed_server.times[f"/f{f}.xml"]
-        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(times)]
         assert max(gaps) <= INTERVAL + LEASE + DISPATCH + 3.0, (f, max(gaps))
