@@ -224,3 +224,31 @@ def test_ascii_fold_equals_the_general_path_on_random_text() -> None:
 )
 def test_ascii_fold_stream(text: str, stream: str | None) -> None:
     assert norm.ascii_fold_stream(text) == stream
+
+
+def test_fold_tokens_equals_the_word_path_on_random_text() -> None:
+    irregular = 0
+    for mode in (FOLD, CASED, EXACT):
+        for text in random_texts(6, 5_000, longest=60):
+            words = normalise_words(split_words(text), mode)
+            pieces = norm.fold_tokens(text.split(), mode)
+            if pieces is None:  # some word folds to several tokens: the word path is needed
+                assert any(" " in w for w in words), repr(text)
+                irregular += 1
+                continue
+            assert " ".join(filter(None, pieces)).split(" ") == (words or [""]), repr(text)
+            # twice: the second time from the token cache
+            assert norm.fold_tokens(text.split(), mode) == pieces
+    assert irregular > 0
+
+
+def test_fold_tokens_after_clearing_and_at_the_cache_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(norm, "_TOKEN_CACHE_LIMIT", 3)
+    tokens = [f"Карабах{i}," for i in range(10)] + ["—", "x" * 100]
+    expected = [f"karabakh{i}" for i in range(10)] + ["", "x" * 100]
+    assert norm.fold_tokens(tokens, FOLD) == expected
+    assert len(norm._TOKEN_CACHES[FOLD]) <= 3
+    norm.clear_caches()
+    assert norm.fold_tokens(tokens, FOLD) == expected

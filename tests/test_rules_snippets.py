@@ -7,6 +7,7 @@ import random
 import pytest
 
 from watcher.rules import Document, RuleSet, RuleSpec
+from watcher.rules.normalise import word_spans
 from watcher.rules.snippets import ELLIPSIS, MAX_HIT_CHARS, WIDTH, clip_hit, make_snippet
 
 SNIPPETS = [
@@ -112,3 +113,46 @@ def test_marked_snippets_of_matches(field: str, text: str, query: str, marked: s
     (m,) = rules.match(doc)
     assert m.hits[0].field == field
     assert m.marked_snippet() == marked
+
+
+def test_hit_offsets_on_every_path_equal_the_word_regex() -> None:
+    """Hits are located by counting (few hits) or from tables (many), through the ASCII,
+    token or word path; wordless tokens, multi-word tokens and odd whitespace included."""
+    rng = random.Random(11)
+    pieces = [
+        "Карабах",
+        "ab",
+        "Ղարաբաղ",
+        "—",
+        "-",
+        "x.y",
+        "é",
+        "''",
+        "’s",
+        "A’s",
+        "1.5",
+        "ß",
+        "\u2003",
+    ]
+    odd_spaces = [" ", " ", " ", "  ", "\n", "\xa0", " \n ", "\t"]
+    specs = [
+        RuleSpec(f"r{i}", query=q, case_sensitive=i % 3 == 0)
+        for i, q in enumerate(["Karabakh", "ab", "Gharabagh*", '"x y"', '"1 5"', "ss", "e"])
+    ]
+    rules = RuleSet.compile(specs, {})
+    ascii_pieces = ["ab", "-", "x.y", "''", "A's", "1.5", "|", "E", "it's", "a_b"]
+    checked = 0
+    for i in range(4_000):
+        pool = ascii_pieces if i % 4 == 0 else pieces
+        tokens = ["".join(rng.choices(pool, k=rng.randint(1, 3))) for _ in range(40)]
+        spaces = odd_spaces if i % 4 > 1 else [" "]
+        text = "".join(t + rng.choice(spaces) for t in tokens[:-1]) + tokens[-1]
+        if i % 4 > 1:  # else one space between tokens and none around, the usual case
+            text = rng.choice(["", " ", "\n"]) + text.replace(" ", rng.choice(spaces)) + " "
+        words = word_spans(text)
+        scan = rules._automata.scan({"body": text})["body"]
+        for pid in scan.occ:
+            for first, last in scan.spans(pid):
+                assert scan.char_span((first, last)) == (words[first][0], words[last][1])
+                checked += 1
+    assert checked > 10_000

@@ -16,7 +16,7 @@ from watcher.errors import RuleError
 from watcher.rules import normalise_text
 from watcher.search import compile_search, query_error, render_result, result_json
 from watcher.store import Store
-from watcher.store.search import PG_INDEX, drop_search, ensure_search, search
+from watcher.store.search import PG_INDEX, candidate_query, drop_search, ensure_search, search
 from watcher.store.tables import StoryRow
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -350,19 +350,12 @@ def test_postgresql_search_uses_the_gin_index(pg_url: str) -> None:
         assert titles(st, "Karabakh") == [RUSSIAN[0]]
         assert titles(st, '"peace talks" NOT qarabag') == ["Peace talks resume in Brussels"]
         assert titles(st, "Qarabağ*") == [AZERBAIJANI[0]]
-        query = compile_search("karabakh NOT football")
+        statement = candidate_query(False, compile_search("karabakh NOT football"), None, ())
         with st.engine.connect() as conn:
             conn.execute(text("SET enable_seqscan = off"))
-            plan = "\n".join(
-                r[0]
-                for r in conn.execute(
-                    text(
-                        "EXPLAIN SELECT id FROM stories WHERE to_tsvector('simple'::regconfig, "
-                        "left(search_text, 250000)) @@ to_tsquery('simple'::regconfig, :q)"
-                    ),
-                    {"q": query.tsquery},
-                )
-            )
+            compiled = statement.compile(dialect=conn.dialect)
+            rows = conn.exec_driver_sql(f"EXPLAIN {compiled}", compiled.params)
+            plan = "\n".join(r[0] for r in rows)
         assert PG_INDEX in plan
     finally:
         st.close()

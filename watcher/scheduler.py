@@ -14,7 +14,7 @@ import logging
 import signal
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +30,10 @@ from watcher.notify import deliver_due, send_digests
 from watcher.notify.sender import OWNER
 from watcher.pipeline import Context, PollReport, fetch_limits, poll_feed
 from watcher.reload import summarize
+from watcher.retention import prune
 from watcher.rules import RuleSet
 from watcher.store import Store, sync_feeds
+from watcher.store.clusters import prune_bands
 from watcher.store.feeds import claim_due_feeds, release_feed_leases
 from watcher.store.outbox import release_leases
 
@@ -56,7 +58,6 @@ async def run_once(
         ctx = Context(config=config, store=store, fetcher=fetcher, rules=rules, clock=clock)
         reports = await asyncio.gather(*(poll_feed(ctx, f) for f in config.feeds))
     await deliver_all(store, config, clock)
-    await deliver_health(store, config, clock)
     return list(reports)
 
 
@@ -71,10 +72,25 @@ async def release_stale_leases(store: Store) -> None:
 
 
 async def deliver_all(store: Store, config: Config, clock: Callable[[], datetime]) -> None:
-    """Send every due delivery and digest; failed or postponed ones wait for a later pass."""
+    """Send every due delivery and digest; failed or postponed ones wait for a later pass.
+    Digests and feed-health alerts have no per-row claim, so one process at a time sends them."""
     while sum(await deliver_due(store, config, clock)):
         pass
-    await send_digests(store, config, clock)
+    with store.advisory_lock("digests-and-health") as mine:
+        if mine:
+            await send_digests(store, config, clock)
+            await deliver_health(store, config, clock)
+
+
+def maintain(store: Store, config: Config, now: datetime) -> None:
+    """The daily job: retention, and LSH band rows past the clustering window."""
+    with store.advisory_lock("maintenance") as mine:
+        if not mine:
+            return
+        prune(store, config.retention, now)
+        removed = prune_bands(store, now)
+        if removed:
+            log.info("retention: deleted %d story band rows past the clustering window", removed)
 
 
 class Daemon:
@@ -134,6 +150,15 @@ class Daemon:
                 max_instances=1,
                 coalesce=True,
                 id="deliver",
+            )
+            scheduler.add_job(
+                self._maintain,
+                "interval",
+                hours=24,
+                next_run_time=datetime.now(UTC) + timedelta(minutes=1),
+                max_instances=1,
+                coalesce=True,
+                id="maintenance",
             )
             scheduler.start()
             watch = asyncio.create_task(self._watch_config(), name="watch-config")
@@ -224,10 +249,15 @@ class Daemon:
             self._background.add(task)
             task.add_done_callback(self._background.discard)
 
+    async def _maintain(self) -> None:
+        try:
+            await asyncio.to_thread(maintain, self.store, self.config, self.clock())
+        except Exception:
+            log.exception("maintenance failed; it runs again tomorrow")
+
     async def _deliver(self) -> None:
         async with self._deliver_lock:
             try:
                 await deliver_all(self.store, self.config, self.clock)
-                await deliver_health(self.store, self.config, self.clock)
             except Exception:
                 log.exception("delivery pass failed; pending deliveries stay queued")

@@ -25,7 +25,7 @@ from watcher.rules.compile import (
     check_spec,
     list_shape_problem,
 )
-from watcher.rules.evaluate import Found, Scan
+from watcher.rules.evaluate import AllOf, AnyNode, AnyOf, Found, Leaf, Near, Node, Scan
 from watcher.rules.model import FIELDS, Document, Hit, RuleMatch, RuleSpec, Verdict
 from watcher.rules.snippets import clip_hit, make_snippet
 
@@ -82,6 +82,7 @@ class RuleSet:
             for pid in rule.triggers:
                 by_pid.setdefault(pid, []).append(index)
         self._by_pid = {pid: tuple(v) for pid, v in by_pid.items()}
+        self._needs = tuple(tuple(_needs(rule.root)) for rule in self._rules)
 
     @classmethod
     def compile(cls, specs: Sequence[RuleSpec], term_lists: Mapping[str, Sequence[str]]) -> RuleSet:
@@ -113,17 +114,24 @@ class RuleSet:
     def _candidates(self, doc: Document, scan: Scan) -> Iterator[CompiledRule]:
         """Rules that pass the filters and whose tree holds, in spec order (before scoring:
         min_score is the caller's last step)."""
+        present: set[int] = set()
+        for field_scan in scan.values():
+            present.update(field_scan.occ)
         candidates: set[int] = set()
         by_pid = self._by_pid
-        for field_scan in scan.values():
-            for pid in field_scan.occ:
-                rules = by_pid.get(pid)
-                if rules:
-                    candidates.update(rules)
+        for pid in present:
+            rules = by_pid.get(pid)
+            if rules:
+                candidates.update(rules)
+        needs = self._needs
         for index in sorted(candidates):
-            rule = self._rules[index]
-            if _filtered(rule.spec, doc) is None and rule.root.holds(scan):
-                yield rule
+            for group in needs[index]:
+                if present.isdisjoint(group):
+                    break
+            else:
+                rule = self._rules[index]
+                if _filtered(rule.spec, doc) is None and rule.root.holds(scan):
+                    yield rule
 
     def match(self, doc: Document) -> list[RuleMatch]:
         """Matching rules only, in spec order."""
@@ -176,8 +184,32 @@ class RuleSet:
         return verdicts
 
 
+def _needs(node: Node) -> list[frozenset[int]]:
+    """Pattern sets of which the node cannot hold without one occurring, in some field.
+
+    A cheap necessary test before the tree: `@people AND @topics` is a candidate whenever a
+    topic word occurs, but one set test on the patterns present in the story rejects it when
+    no name does, where the tree would look each operand up field by field.
+    """
+    if isinstance(node, Leaf):
+        return [frozenset((node.pid,))]
+    if isinstance(node, AnyOf):
+        return [node.pids]
+    if isinstance(node, AllOf):
+        return [group for child in node.children for group in _needs(child)]
+    if isinstance(node, Near):
+        return [group for operand in node.operands for group in _needs(operand)]
+    if isinstance(node, AnyNode):  # some child holds: one of each child's sets suffices
+        firsts = [_needs(child)[:1] for child in node.children]
+        if all(firsts):
+            return [frozenset().union(*(first[0] for first in firsts))]
+    return []  # a negation requires nothing
+
+
 def _filtered(spec: RuleSpec, doc: Document) -> str | None:
     """Why the rule's feeds/languages filters exclude this story, or None if they don't."""
+    if not spec.feeds and not spec.languages:  # most rules: no generator per candidate
+        return None
     tagged = any(f"tag:{tag}" in spec.feeds for tag in doc.tags)
     if spec.feeds and doc.feed not in spec.feeds and not tagged:
         return f"feed {doc.feed!r} is not in this rule's feeds ({', '.join(spec.feeds)})"

@@ -12,10 +12,11 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_
+from sqlalchemy import delete, or_
 from sqlmodel import Session, col, select
 
 from watcher.cluster import Fingerprint, from_signature, same_story, unpack
+from watcher.store.db import Store
 from watcher.store.tables import AlertRow, MatchRow, StoryBand, StoryRow
 
 WINDOW = timedelta(hours=72)
@@ -122,3 +123,17 @@ def sources_of(s: Session, cluster_ids: list[int]) -> dict[int, list[str]]:
         if cid is not None and feed not in out.setdefault(cid, []):
             out[cid].append(feed)
     return out
+
+
+def prune_bands(store: Store, now: datetime, batch: int = 5000) -> int:
+    """Band rows of stories first seen before the window can never be candidates again."""
+    removed = 0
+    while True:
+        with store.write() as s:
+            ids = s.exec(
+                select(StoryBand.id).where(col(StoryBand.seen_at) < now - WINDOW).limit(batch)
+            ).all()
+            if not ids:
+                return removed
+            s.execute(delete(StoryBand).where(col(StoryBand.id).in_(list(ids))))
+            removed += len(ids)

@@ -55,7 +55,9 @@ class Store:
 
         try:
             ensure_schema(self, self.is_sqlite if auto_upgrade is None else auto_upgrade)
-            ensure_search(self.engine)  # until a migration calls install_search
+            # Migration 0002 installs search; SQLite batch migrations (which copy `stories`)
+            # drop its triggers silently, so check it on every start.
+            ensure_search(self.engine)
         except OperationalError as exc:
             raise StoreError(f"cannot open database: {exc.orig}") from exc
 
