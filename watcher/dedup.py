@@ -13,6 +13,7 @@ import unicodedata
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from watcher.parse import Entry
+from watcher.rules import normalise_text
 
 _TRACKING = re.compile(
     r"^(utm_[a-z]+|fbclid|gclid|dclid|yclid|mc_cid|mc_eid|igshid|_ga|ref_src|cmpid|ocid|"
@@ -67,3 +68,9 @@ def identity_key(entry: Entry) -> str:
     if entry.link:
         return "link:" + canonical_url(entry.link)
     return "hash:" + content_hash(entry.title, entry.summary or entry.content)
+
+
+def headline_changed(old: str, new: str) -> bool:
+    """A material headline change: the words differ once case, accents, script and punctuation
+    are folded away (so "Peace talks resume" -> "Peace Talks Resume." is not a change)."""
+    return normalise_text(old) != normalise_text(new)

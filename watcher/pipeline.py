@@ -23,12 +23,18 @@ from functools import partial
 from watcher.batch import Coalescer
 from watcher.cluster import fingerprint
 from watcher.config import Config, FeedConfig, format_duration
-from watcher.dedup import canonical_url, content_hash, identity_key, strip_tracking
+from watcher.dedup import (
+    canonical_url,
+    content_hash,
+    headline_changed,
+    identity_key,
+    strip_tracking,
+)
 from watcher.errors import FetchError, WatcherError
 from watcher.extract import detect_language, extract_article
 from watcher.fetch import Fetcher, FetchLimits, status_error
 from watcher.health import changes_health, record_health
-from watcher.notify import cluster_alerts
+from watcher.notify import build_alerts, cluster_alerts
 from watcher.parse import Entry, ParsedFeed, parse_feed
 from watcher.polling import (
     DISABLING_STATUSES,
@@ -55,6 +61,7 @@ from watcher.store import (
     save_poll,
 )
 from watcher.store.feeds import feed_states, save_states
+from watcher.store.stories import UpdateToSave, story_bodies
 from watcher.store.tables import FeedState
 
 log = logging.getLogger("watcher.poll")
@@ -212,8 +219,9 @@ async def _poll(ctx: Context, feed: FeedConfig, state: FeedState) -> PollReport:
         await _save(ctx, feed, state, update)
         return PollReport(feed.name, "unchanged")
     parsed = await asyncio.to_thread(parse_feed, resp.body, resp.url, now, resp.headers)
-    fresh = await _new_entries(ctx, feed, parsed.entries)
+    fresh, changed = await _new_entries(ctx, feed, parsed.entries)
     items = await _build(ctx, feed, fresh, now)
+    updates = await _updates(ctx, feed, changed, now)
     update = dataclasses.replace(
         update,
         new_stories=len(items),
@@ -224,7 +232,7 @@ async def _poll(ctx: Context, feed: FeedConfig, state: FeedState) -> PollReport:
         possible_gap=possible_gap(len(fresh), len(parsed.entries), state.body_hash is not None),
     )
     update = _schedule(ctx, feed, state, update, len(items), parsed, max_age)
-    await _save(ctx, feed, state, update, items)
+    await _save(ctx, feed, state, update, items, updates)
     if update.possible_gap:
         log.warning(
             "feed %s: all %d items are new since the last poll; stories may have been missed",
@@ -241,11 +249,12 @@ async def _save(
     state: FeedState,
     update: FeedUpdate,
     items: Sequence[StoryToSave] = (),
+    updates: Sequence[UpdateToSave] = (),
 ) -> None:
     """Store the poll's outcome (stories in their own transaction, bare state updates batched
     with other feeds'), then the feed's health, only when the outcome can change it."""
-    if items:
-        await asyncio.to_thread(save_poll, ctx.store, feed.name, update, items)
+    if items or updates:
+        await asyncio.to_thread(save_poll, ctx.store, feed.name, update, items, updates)
     else:
         await _batches(ctx.store).write((feed.name, update))
     if changes_health(state, update, ctx.config.polling.health_threshold):
@@ -323,8 +332,12 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return next((v for k, v in headers.items() if k.lower() == wanted), None)
 
 
-async def _new_entries(ctx: Context, feed: FeedConfig, entries: Sequence[Entry]) -> list[Entry]:
-    """Entries whose identity, canonical link and content are all unseen (first of each wins)."""
+async def _new_entries(
+    ctx: Context, feed: FeedConfig, entries: Sequence[Entry]
+) -> tuple[list[Entry], list[tuple[Entry, int]]]:
+    """Entries whose identity, canonical link and content are all unseen (first of each wins),
+    and entries already stored under the same key or link whose headline changed materially
+    (with the stored story's id)."""
     keyed = [
         (
             e,
@@ -344,14 +357,57 @@ async def _new_entries(ctx: Context, feed: FeedConfig, entries: Sequence[Entry])
     )
     keys, urls, hashes = set(seen.keys), set(seen.urls), set(seen.hashes)
     out = []
+    changed: list[tuple[Entry, int]] = []
     for entry, key, url, digest in keyed:
         if key in keys or (url and url in urls) or digest in hashes:
+            stored = seen.titles.get(key) or (seen.titles.get(url) if url else None)
+            if stored and headline_changed(stored[1], entry.title):
+                changed.append((entry, stored[0]))
             continue
         keys.add(key)
         hashes.add(digest)
         if url:
             urls.add(url)
         out.append(entry)
+    return out, changed
+
+
+async def _updates(
+    ctx: Context, feed: FeedConfig, changed: Sequence[tuple[Entry, int]], now: datetime
+) -> list[UpdateToSave]:
+    """Re-match stories whose headline changed; alert only rules with `updates: true`."""
+    if not changed:
+        return []
+    bodies = await asyncio.to_thread(story_bodies, ctx.store, [sid for _, sid in changed])
+    wants = {r.name for r in ctx.config.rules if r.updates}
+    out = []
+    for entry, sid in changed:
+        body = bodies.get(sid, "")
+        doc = Document(
+            title=entry.title, summary=entry.summary, body=body, feed=feed.name, tags=feed.tags
+        )
+        matches = tuple(ctx.rules.match(doc))
+        story = {
+            "title": entry.title,
+            "url": strip_tracking(entry.link) if entry.link else None,
+            "feed": feed.name,
+            "published_at": entry.published_at,
+            "language": None,
+            "summary": entry.summary,
+        }
+        alerts = build_alerts(
+            ctx.config, story, [m for m in matches if m.rule in wants], now, kind="update"
+        )
+        out.append(
+            UpdateToSave(
+                story_id=sid,
+                title=entry.title,
+                summary=entry.summary,
+                search_text=normalise_text(f"{entry.title}\n{entry.summary}\n{body}"),
+                matches=matches,
+                alerts=alerts,
+            )
+        )
     return out
 
 

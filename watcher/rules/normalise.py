@@ -291,7 +291,12 @@ def fold_tokens(tokens: Sequence[str], mode: str) -> list[str] | None:
 
 
 def _fold_token(token: str, mode: str, memo: dict[str, str]) -> str:
-    norm = normalise_words(word_pattern().findall(token), mode)
+    # A plain alphanumeric token is one word (as in split_words); most are, and the regex
+    # costs more than the fold of a cached word.
+    plain = token.isalnum() and (
+        token.isascii() or (max(token) < _FAST_BELOW and "ʼ" not in token and "ʻ" not in token)
+    )
+    norm = normalise_words([token] if plain else word_pattern().findall(token), mode)
     folded = _IRREGULAR if any(" " in w for w in norm) else " ".join(norm)
     if len(token) <= _TOKEN_CHARS:
         if len(memo) >= _TOKEN_CACHE_LIMIT:
