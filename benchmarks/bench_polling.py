@@ -84,6 +84,13 @@ def serve(n: int, latency: float, port_out: Any, stop: Any) -> None:
 
 
 def run_watcher(urls: list[str], out: Any) -> None:
+    try:
+        out.send(watcher_cycles(urls))
+    except Exception as exc:  # the parent must hear of it, not wait forever
+        out.send({"error": f"{type(exc).__name__}: {exc}"[:2000]})
+
+
+def watcher_cycles(urls: list[str]) -> dict[str, Any]:
     from watcher.config import parse_config
     from watcher.fetch import Fetcher
     from watcher.pipeline import Context, fetch_limits, poll_feed
@@ -104,7 +111,7 @@ def run_watcher(urls: list[str], out: Any) -> None:
     store.create_schema()
     rules = RuleSet.compile([r.spec for r in config.rules], config.term_lists)
     sync_feeds(store, config.feeds, datetime.now(UTC), config.polling.interval)
-    results = []
+    results: list[dict[str, Any]] = []
 
     async def cycles() -> None:
         async with Fetcher(fetch_limits(config)) as fetcher:
@@ -133,7 +140,7 @@ def run_watcher(urls: list[str], out: Any) -> None:
     logging.getLogger("watcher").setLevel(logging.WARNING)
     asyncio.run(cycles())
     store.close()
-    out.send({"cycles": results, "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss})
+    return {"cycles": results, "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
 
 
 def run_naive(urls: list[str], out: Any) -> None:
@@ -182,6 +189,8 @@ def main() -> None:
         stop.set()
         server.join(10)
 
+    if "error" in w:
+        sys.exit(f"watcher run failed: {w['error']}")
     n = args.feeds
     scale = n / args.naive
     first, second = w["cycles"]

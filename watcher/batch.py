@@ -18,11 +18,19 @@ R = TypeVar("R")
 
 class Coalescer(Generic[K, R]):
     """Collects calls for `window` seconds (0: those made in the same event-loop turn), then
-    runs `run` once in a worker thread over all their keys, in order, one result per key."""
+    runs `run` once in a worker thread over all their keys, in order, one result per key.
+    With `lock`, the run waits for it (writers queue in the event loop, in order, instead of
+    polling SQLite's busy handler, which lets a writer starve past its timeout under load)."""
 
-    def __init__(self, run: Callable[[list[K]], Sequence[R]], window: float = 0.0) -> None:
+    def __init__(
+        self,
+        run: Callable[[list[K]], Sequence[R]],
+        window: float = 0.0,
+        lock: asyncio.Lock | None = None,
+    ) -> None:
         self._run = run
         self._window = window
+        self._lock = lock
         self._pending: list[tuple[K, asyncio.Future[R]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
@@ -37,7 +45,11 @@ class Coalescer(Generic[K, R]):
         await asyncio.sleep(self._window)
         batch, self._pending, self._flusher = self._pending, [], None
         try:
-            results = await asyncio.to_thread(self._run, [k for k, _ in batch])
+            if self._lock is None:
+                results = await asyncio.to_thread(self._run, [k for k, _ in batch])
+            else:
+                async with self._lock:
+                    results = await asyncio.to_thread(self._run, [k for k, _ in batch])
         except asyncio.CancelledError:
             for _, future in batch:
                 future.cancel()

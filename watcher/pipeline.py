@@ -253,12 +253,17 @@ async def _save(
 ) -> None:
     """Store the poll's outcome (stories in their own transaction, bare state updates batched
     with other feeds'), then the feed's health, only when the outcome can change it."""
+    batches = _batches(ctx.store)
     if items or updates:
-        await asyncio.to_thread(save_poll, ctx.store, feed.name, update, items, updates)
+        async with batches.writing:
+            await asyncio.to_thread(save_poll, ctx.store, feed.name, update, items, updates)
     else:
-        await _batches(ctx.store).write((feed.name, update))
+        await batches.write((feed.name, update))
     if changes_health(state, update, ctx.config.polling.health_threshold):
-        await asyncio.to_thread(record_health, ctx.store, ctx.config, feed.name, update.polled_at)
+        async with batches.writing:
+            await asyncio.to_thread(
+                record_health, ctx.store, ctx.config, feed.name, update.polled_at
+            )
 
 
 @dataclass
@@ -266,6 +271,7 @@ class _Batches:
     loop: asyncio.AbstractEventLoop
     read: Coalescer[str, FeedState | None]
     write: Coalescer[tuple[str, FeedUpdate], None]
+    writing: asyncio.Lock  # one poll write transaction at a time from this process
 
 
 _BATCHES: weakref.WeakKeyDictionary[Store, _Batches] = weakref.WeakKeyDictionary()
@@ -287,8 +293,9 @@ def _batches(store: Store) -> _Batches:
             alive = ref()
             return save_states(alive, updates) if alive else [None] * len(updates)
 
+        writing = asyncio.Lock()
         found = _BATCHES[store] = _Batches(
-            loop, Coalescer(read), Coalescer(write, STATE_WRITE_WINDOW)
+            loop, Coalescer(read), Coalescer(write, STATE_WRITE_WINDOW, writing), writing
         )
     return found
 
