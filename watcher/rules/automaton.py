@@ -217,8 +217,10 @@ class FieldScan:
             return None
         letters = at[1] - 1 - index
         position = letters + index
+        counted = spaces = 0  # positions only grow: count each stretch once
         for _ in range(_MARKER_ROUNDS):
-            moved = letters + folded.count(b" ", 0, position)
+            spaces += folded.count(b" ", counted, position)
+            counted, moved = position, letters + spaces
             if moved == position:
                 break
             position = moved
@@ -255,8 +257,10 @@ class FieldScan:
             self._joined[mode] = joined
         position = offset - 1  # the stream's leading space
         if "\x01" in joined:  # each marker and its newline are two characters more
+            counted = markers = 0
             for _ in range(_MARKER_ROUNDS):
-                moved = offset - 1 + 2 * joined.count("\x01", 0, position)
+                markers += joined.count("\x01", counted, position)
+                counted, moved = position, offset - 1 + 2 * markers
                 if moved == position:
                     break
                 position = moved
@@ -297,8 +301,11 @@ class FieldScan:
             # letters before the token plus every whitespace character before it: a fixed
             # point, as in _ascii_word
             position = before + token
+            counted = spaces = 0
             for _ in range(_MARKER_ROUNDS):
-                moved = before + sum(text.count(c, 0, position) for c in self._spaces)
+                for kind in self._spaces:
+                    spaces += text.count(kind, counted, position)
+                counted, moved = position, before + spaces
                 if moved == position:
                     return _skip(text, position)
                 position = moved
