@@ -289,16 +289,7 @@ def result_json(r: SearchResult) -> dict[str, Any]:
         "rank": r.rank,
         "terms": list(r.terms),
         "snippet": r.hits[0].marked() if r.hits else "",
-        "hits": [
-            {
-                "term": h.term,
-                "field": h.field,
-                "text": h.text,
-                "snippet": h.snippet,
-                "mark": [h.mark_start, h.mark_end],
-            }
-            for h in r.hits
-        ],
+        "hits": [h.as_dict() for h in r.hits],
     }
 
 

@@ -92,14 +92,5 @@ def _rule_vars(m: RuleMatch) -> dict[str, Any]:
         "priority": m.priority,
         "score": m.score,
         "terms": list(m.terms),
-        "hits": [
-            {
-                "term": h.term,
-                "field": h.field,
-                "text": h.text,
-                "snippet": h.snippet,
-                "mark": [h.mark_start, h.mark_end],
-            }
-            for h in m.hits
-        ],
+        "hits": [h.as_dict() for h in m.hits],
     }

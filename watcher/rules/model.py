@@ -60,6 +60,16 @@ class Hit:
         s, a, b = self.snippet, self.mark_start, self.mark_end
         return f"{s[:a]}{left}{s[a:b]}{right}{s[b:]}"
 
+    def as_dict(self) -> dict[str, object]:
+        """The JSON form stored with matches and alerts and printed by `--json` commands."""
+        return {
+            "term": self.term,
+            "field": self.field,
+            "text": self.text,
+            "snippet": self.snippet,
+            "mark": [self.mark_start, self.mark_end],
+        }
+
 
 @dataclass(frozen=True)
 class RuleMatch:

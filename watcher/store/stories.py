@@ -205,16 +205,7 @@ def _save_story(s: Session, feed: str, item: StoryToSave, now: datetime) -> None
 
 
 def _match_row(story_id: int, m: RuleMatch, now: datetime) -> MatchRow:
-    hits = [
-        {
-            "term": h.term,
-            "field": h.field,
-            "text": h.text,
-            "snippet": h.snippet,
-            "mark": [h.mark_start, h.mark_end],
-        }
-        for h in m.hits
-    ]
+    hits = [h.as_dict() for h in m.hits]
     return MatchRow(
         story_id=story_id,
         rule=m.rule,
