@@ -81,7 +81,14 @@ def test_case(case: dict[str, Any]) -> None:
             assert raised.value.position == case["position"]
             assert errors[0].position == case["position"]
         return
-    matches = RuleSet.compile([spec], lists).match(_doc(case["doc"]))
+    ruleset, doc = RuleSet.compile([spec], lists), _doc(case["doc"])
+    matches = ruleset.match(doc)
+    # The three entry points must agree on the verdict (and explain on the score).
+    assert ruleset.matching(doc) == tuple(m.rule for m in matches)
+    (verdict,) = ruleset.explain(doc)
+    assert verdict.matched == bool(matches), verdict.reason
+    if matches:
+        assert verdict.score == matches[0].score
     if not case["match"]:
         assert matches == [], f"unexpected match on {[m.terms for m in matches]}"
         return
