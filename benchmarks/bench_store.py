@@ -7,6 +7,7 @@ database size per 10,000 stories with article bodies (corpus pages' extracted te
 
     python benchmarks/bench_store.py                     # SQLite, and PostgreSQL if reachable
     WATCHER_BENCH_PG=postgresql://postgres@127.0.0.1:5432/test python benchmarks/bench_store.py
+    python benchmarks/bench_store.py --postgresql-only
 """
 
 from __future__ import annotations
@@ -157,7 +158,8 @@ def main() -> None:
         flush=True,
     )
     print(f"{'backend':<11} {'stories/s':>10} {'naive/s':>12} {'ratio':>8} {'MiB/10k st.':>12}")
-    run("SQLite", _SQLite, texts, prepared)
+    if "--postgresql-only" not in sys.argv:
+        run("SQLite", _SQLite, texts, prepared)
     try:
         import psycopg
 

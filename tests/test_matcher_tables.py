@@ -104,5 +104,10 @@ def test_case(case: dict[str, Any]) -> None:
         assert m.hits[0].field == case["field"]
     if "text" in case:
         assert m.hits[0].text == case["text"]
+    # Invariants of every match: the first hit per (term, field), only fired terms, only
+    # searched fields, and the snippet marks the matched text (snippets collapse whitespace).
+    assert len({(h.term, h.field) for h in m.hits}) == len(m.hits)
+    assert {h.term for h in m.hits} == set(m.terms)
+    assert {h.field for h in m.hits} <= set(spec.fields)
     for hit in m.hits:
-        assert hit.snippet[hit.mark_start : hit.mark_end]
+        assert hit.snippet[hit.mark_start : hit.mark_end].split() == hit.text.split()

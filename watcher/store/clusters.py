@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, insert, or_
+from sqlalchemy import delete, func, insert, or_, text
 from sqlmodel import Session, col, select
 
 from watcher.cluster import Fingerprint, same_story, unpack
@@ -20,6 +20,8 @@ from watcher.store.db import Store
 from watcher.store.tables import AlertRow, MatchRow, StoryBand, StoryRow
 
 WINDOW = timedelta(hours=72)
+MAX_CANDIDATES = 20  # stories compared with a new one, those sharing most band keys first
+MAX_SOURCES = 100  # feeds named per cluster
 
 
 @dataclass(frozen=True)
@@ -58,30 +60,43 @@ def find_cluster(
         if row is not None:
             cluster = row[1] or row[0]
     if cluster is None and fp is not None and fp.bands:
-        candidates = s.exec(
-            select(StoryRow.id, StoryRow.cluster_id, StoryRow.signature, StoryRow.title_key)
-            .where(
-                col(StoryRow.id).in_(
-                    select(StoryBand.story_id).where(
-                        col(StoryBand.band_key).in_(list(fp.bands)), col(StoryBand.seen_at) >= since
-                    )
-                )
-            )
-            .order_by(col(StoryRow.id))
-        ).all()
-        for sid, cid, sig, tkey in candidates:
+        # The stories sharing the most band keys are the likeliest reprints; a bounded number of
+        # them is compared, so a feed of near-identical templated items cannot make each new
+        # story compare itself with every earlier one.
+        shared = func.count(col(StoryBand.id))
+        best = (
+            select(StoryBand.story_id)
+            .where(col(StoryBand.band_key).in_(list(fp.bands)), col(StoryBand.seen_at) >= since)
+            .group_by(col(StoryBand.story_id))
+            .order_by(shared.desc(), col(StoryBand.story_id))
+            .limit(MAX_CANDIDATES)
+        )
+        ids = list(s.exec(best).all())
+        found = (
+            s.exec(
+                select(
+                    StoryRow.id, StoryRow.cluster_id, StoryRow.signature, StoryRow.title_key
+                ).where(col(StoryRow.id).in_(ids))
+            ).all()
+            if ids
+            else []
+        )
+        order = {sid: i for i, sid in enumerate(ids)}
+        for sid, cid, sig, tkey in sorted(found, key=lambda r: order.get(r[0] or 0, 0)):
             # bands are not needed to compare, and recomputing them costs ~60 µs a candidate
             if sig and same_story(fp, Fingerprint(unpack(sig), (), tkey or "")):
                 cluster = cid or sid
                 break
     if cluster is None:
         return ClusterInfo(cluster_id=None)
-    feeds = s.exec(
-        select(StoryRow.feed)
+    firsts = (
+        select(StoryRow.feed, func.min(StoryRow.id).label("first"))
         .where(StoryRow.cluster_id == cluster)
-        .order_by(col(StoryRow.first_seen_at), col(StoryRow.id))
-    ).all()
-    sources = tuple(dict.fromkeys(f for f in feeds if f != feed))
+        .group_by(col(StoryRow.feed))
+        .order_by(text("first"))
+        .limit(MAX_SOURCES)
+    )
+    sources = tuple(f for f, _ in s.exec(firsts).all() if f != feed)
     rules = s.exec(
         select(MatchRow.rule)
         .join(StoryRow, col(StoryRow.id) == col(MatchRow.story_id))
@@ -113,17 +128,18 @@ def index_story(s: Session, story_id: int, fp: Fingerprint | None, now: datetime
 
 
 def sources_of(s: Session, cluster_ids: list[int]) -> dict[int, list[str]]:
-    """Feeds of each cluster, first seen first (for `watcher matches`)."""
+    """Feeds of each cluster, first seen first (for `watcher matches` and delivery)."""
     out: dict[int, list[str]] = {}
     if not cluster_ids:
         return out
     rows = s.exec(
-        select(StoryRow.cluster_id, StoryRow.feed)
+        select(StoryRow.cluster_id, StoryRow.feed, func.min(StoryRow.id).label("first"))
         .where(col(StoryRow.cluster_id).in_(cluster_ids))
-        .order_by(col(StoryRow.first_seen_at), col(StoryRow.id))
+        .group_by(col(StoryRow.cluster_id), col(StoryRow.feed))
+        .order_by(text("first"))
     ).all()
-    for cid, feed in rows:
-        if cid is not None and feed not in out.setdefault(cid, []):
+    for cid, feed, _ in rows:
+        if cid is not None and len(out.setdefault(cid, [])) < MAX_SOURCES:
             out[cid].append(feed)
     return out
 
