@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, ROOT
 from watcher.errors import ParseError
 from watcher.parse import parse_feed
 
@@ -66,3 +66,19 @@ def test_relative_link_and_future_date_clamped() -> None:
     assert one.link == "https://agency.example/news/1"
     assert one.published_at is not None and one.published_at <= NOW.replace(minute=5)
     assert two.link is None and two.published_at is None
+
+
+def test_corpus_table_doc_is_current() -> None:
+    """docs/corpus-feeds.md lists, per corpus feed, the stories or the error it gives."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "corpus_feeds", ROOT / "benchmarks" / "corpus_feeds.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    doc = (ROOT / "docs" / "corpus-feeds.md").read_text(encoding="utf-8")
+    assert doc == module.table(), (
+        "regenerate: python benchmarks/corpus_feeds.py > docs/corpus-feeds.md"
+    )
