@@ -18,13 +18,25 @@ WIRE = [
 ]
 COPIES = [  # (feed, headline, paragraphs): agencies edit the headline and drop a paragraph
     ("apa", "Azerbaijani, Armenian FMs hold peace talks in Brussels", WIRE),
-    ("azernews", "Baku and Yerevan top diplomats meet in Brussels for peace talks", ["BRUSSELS (AzerNews) - " + WIRE[0], *WIRE[1:4]]),
-    ("armenpress", "Foreign ministers of Armenia and Azerbaijan hold talks in Brussels", [WIRE[0], WIRE[1], WIRE[2], WIRE[4]]),
+    (
+        "azernews",
+        "Baku and Yerevan top diplomats meet in Brussels for peace talks",
+        ["BRUSSELS (AzerNews) - " + WIRE[0], *WIRE[1:4]],
+    ),
+    (
+        "armenpress",
+        "Foreign ministers of Armenia and Azerbaijan hold talks in Brussels",
+        [WIRE[0], WIRE[1], WIRE[2], WIRE[4]],
+    ),
 ]
-OTHER = ("apa", "Karabakh: returning residents receive new apartments in Shusha", [
-    "More than two hundred families received the keys to new apartments in Shusha on Saturday under the state programme for the return of former residents to the Karabakh region.",
-    "The officials who attended the ceremony said that schools and a hospital would open in the town next spring, and that a further thousand homes were being built in nearby villages.",
-])
+OTHER = (
+    "apa",
+    "Karabakh: returning residents receive new apartments in Shusha",
+    [
+        "More than two hundred families received the keys to new apartments in Shusha on Saturday under the state programme for the return of former residents to the Karabakh region.",
+        "The officials who attended the ceremony said that schools and a hospital would open in the town next spring, and that a further thousand homes were being built in nearby villages.",
+    ],
+)
 
 CONFIG = """
 database: {db}
@@ -46,16 +58,27 @@ def serve(server: FeedServer, copies: list[tuple[str, str, list[str]]]) -> dict[
         per_feed.setdefault(feed, []).append((title, path))
     urls = {}
     for feed, items in per_feed.items():
-        rss = "".join(f"<item><title>{t}</title><link>{server.url(p)}</link><guid>{p}</guid></item>" for t, p in items)
-        urls[feed] = server.add(f"/{feed}.xml", f'<?xml version="1.0"?><rss version="2.0"><channel><title>{feed}</title>{rss}</channel></rss>', "application/rss+xml")
+        rss = "".join(
+            f"<item><title>{t}</title><link>{server.url(p)}</link><guid>{p}</guid></item>"
+            for t, p in items
+        )
+        urls[feed] = server.add(
+            f"/{feed}.xml",
+            f'<?xml version="1.0"?><rss version="2.0"><channel><title>{feed}</title>{rss}</channel></rss>',
+            "application/rss+xml",
+        )
     return urls
 
 
-def test_one_alert_per_story_cluster(tmp_path: Path, feed_server: FeedServer, receiver: Receiver, database_url: str) -> None:
+def test_one_alert_per_story_cluster(
+    tmp_path: Path, feed_server: FeedServer, receiver: Receiver, database_url: str
+) -> None:
     urls = serve(feed_server, [*COPIES, OTHER])
     feeds = "\n".join(f'  - {{name: {n}, url: "{u}"}}' for n, u in urls.items())
     cfg = tmp_path / "w.yaml"
-    cfg.write_text(CONFIG.format(db=database_url, feeds=feeds, hook=receiver.apprise_url), encoding="utf-8")
+    cfg.write_text(
+        CONFIG.format(db=database_url, feeds=feeds, hook=receiver.apprise_url), encoding="utf-8"
+    )
     result = run_watcher("run", "--once", "-c", str(cfg))
     assert result.returncode == 0, result.stderr
     titles = sorted(a["title"].split("] ", 1)[1] for a in receiver.alerts)
@@ -74,7 +97,9 @@ def test_one_alert_per_story_cluster(tmp_path: Path, feed_server: FeedServer, re
     other = next(a for a in receiver.alerts if OTHER[1] in a["title"])
     assert "Also reported by" not in other["message"]
 
-    listed = [json.loads(x) for x in run_watcher("matches", "--json", "-c", str(cfg)).stdout.splitlines()]
+    listed = [
+        json.loads(x) for x in run_watcher("matches", "--json", "-c", str(cfg)).stdout.splitlines()
+    ]
     assert len(listed) == 2
     wire = next(m for m in listed if m["title"] in wire_titles)
     assert sorted([wire["feed"], *wire["sources"]]) == ["apa", "armenpress", "azernews"]

@@ -85,10 +85,18 @@ def test_second_process_on_the_same_sqlite_file_is_refused(
     proc = start(cfg)
     try:
         wait_for(lambda: feed_server.hits.get("/rss.xml", 0) >= 1)
-        second = subprocess.run([sys.executable, "-m", "watcher", "run", "--once", "-c", str(cfg)],
-                                cwd=ROOT, capture_output=True, text=True, timeout=60)
+        second = subprocess.run(
+            [sys.executable, "-m", "watcher", "run", "--once", "-c", str(cfg)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert second.returncode == 1
-        assert f"another watcher (pid {proc.pid}) is already running on {tmp_path / 'w.db'}" in second.stderr
+        assert (
+            f"another watcher (pid {proc.pid}) is already running on {tmp_path / 'w.db'}"
+            in second.stderr
+        )
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=60)
         assert proc.returncode == 0
@@ -96,6 +104,11 @@ def test_second_process_on_the_same_sqlite_file_is_refused(
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    again = subprocess.run([sys.executable, "-m", "watcher", "run", "--once", "-c", str(cfg)],
-                           cwd=ROOT, capture_output=True, text=True, timeout=120)
+    again = subprocess.run(
+        [sys.executable, "-m", "watcher", "run", "--once", "-c", str(cfg)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert again.returncode == 0, again.stderr  # the lock went with the process
