@@ -24,7 +24,9 @@ from watcher.parse import clean_text
 
 MAX_HTML_BYTES = 3 * 1024 * 1024
 MAX_TEXT_CHARS = 200_000
-LANGUAGE_SAMPLE_CHARS = 2_000
+# On the 86 corpus articles, 600 characters give the same language as 2,000 for every one, at
+# 0.75 ms against 1.26 ms.
+LANGUAGE_SAMPLE_CHARS = 600
 LINK_DENSITY_LIMIT = 0.5
 HEADING_GRID_MIN = 3
 
