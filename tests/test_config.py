@@ -177,3 +177,13 @@ def test_bundled_config_is_valid() -> None:
     assert len(cfg.feeds) >= 10 and len(cfg.rules) >= 3
     result = run_watcher("check")
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("command", ["matches", "backtest", "search"])
+def test_bad_since_is_a_usage_error(command: str) -> None:
+    args = [command, "--since", "soon"] + (["Karabakh"] if command == "search" else [])
+    result = run_watcher(*args)
+    assert result.returncode == 2
+    assert (
+        "argument --since: expected a duration like 90s, 5m, 2h or 30d, got 'soon'" in result.stderr
+    )

@@ -27,6 +27,14 @@ log = logging.getLogger("watcher")
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
 
 
+def _age(text: str) -> float:
+    """`--since 2h`: seconds, or a usage error (exit 2) that says what a duration looks like."""
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -59,7 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     matches = sub.add_parser("matches", parents=[common], help="stored matches, newest first")
     matches.add_argument("--rule", metavar="R", help="only this rule's matches")
-    matches.add_argument("--since", metavar="AGE", help="only matches newer than this, e.g. 2h, 7d")
+    matches.add_argument(
+        "--since", type=_age, metavar="AGE", help="only matches newer than this, e.g. 2h, 7d"
+    )
     matches.add_argument("--limit", type=int, default=None, metavar="N", help="at most N matches")
     matches.add_argument("--json", action="store_true", help="one JSON object per line")
     db = sub.add_parser("db", parents=[common], help="database maintenance")
@@ -101,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     backtest.add_argument(
         "--since",
+        type=_age,
         metavar="AGE",
         default="30d",
         help="stories first seen within this age (default 30d)",
@@ -123,7 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument(
         "query", metavar="QUERY", help="a rule query, e.g. 'karabakh \"peace talks\"'"
     )
-    search.add_argument("--since", metavar="AGE", help="only stories first seen within this age")
+    search.add_argument(
+        "--since", type=_age, metavar="AGE", help="only stories first seen within this age"
+    )
     search.add_argument(
         "--feed", action="append", metavar="NAME", help="only this feed (repeatable)"
     )
@@ -205,12 +218,8 @@ def cmd_matches(args: argparse.Namespace) -> int:
     from watcher.store import Store, list_matches
 
     since = None
-    if args.since:
-        try:
-            since = utcnow() - timedelta(seconds=parse_duration(args.since))
-        except ValueError as exc:
-            print(f"--since: {exc}", file=sys.stderr)
-            return EXIT_CONFIG
+    if args.since is not None:
+        since = utcnow() - timedelta(seconds=args.since)
     store = Store(config.database)
     store.ensure_schema(config.auto_upgrade)
     try:
@@ -269,11 +278,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from watcher.store import Store
 
     config = _load(args)
-    try:
-        since = utcnow() - timedelta(seconds=parse_duration(args.since))
-    except ValueError as exc:
-        print(f"--since: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+    since = utcnow() - timedelta(seconds=args.since)
     if args.rule and args.rule not in {r.name for r in config.rules}:
         print(f"--rule: no rule named {args.rule!r} in {config.path}", file=sys.stderr)
         return EXIT_CONFIG
@@ -478,12 +483,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         print("--limit: must be at least 1", file=sys.stderr)
         return EXIT_CONFIG
     since = None
-    if args.since:
-        try:
-            since = utcnow() - timedelta(seconds=parse_duration(args.since))
-        except ValueError as exc:
-            print(f"--since: {exc}", file=sys.stderr)
-            return EXIT_CONFIG
+    if args.since is not None:
+        since = utcnow() - timedelta(seconds=args.since)
     store = Store(config.database)
     try:
         store.ensure_schema(config.auto_upgrade)
