@@ -14,6 +14,7 @@ PURE = [
     "parse.py",
     "dedup.py",
     "extract.py",
+    "prepare.py",
     "cluster.py",
     "polling.py",
     "search.py",

@@ -125,6 +125,8 @@ def test_database_url_from_environment_overrides_file() -> None:
             "w.yaml:3: rules[1].name: rule name 'r' is used twice",
         ),
         ("polling: {interval: 5 minutes}\n", "w.yaml:1: polling.interval: expected a duration"),
+        ("polling: {workers: -1}\n", "w.yaml:1: polling.workers: expected auto, 0 (threads"),
+        ("polling: {workers: many}\n", "w.yaml:1: polling.workers: expected auto, 0 (threads"),
         ("colour: blue\n", "w.yaml:1: colour: unknown key"),
         ("- just\n- a list\n", "w.yaml:1: the config must be a mapping"),
     ],
@@ -132,6 +134,12 @@ def test_database_url_from_environment_overrides_file() -> None:
 def test_single_problems(snippet: str, expected: str) -> None:
     found = problems(snippet)
     assert any(p.startswith(expected) for p in found), found
+
+
+@pytest.mark.parametrize(("value", "workers"), [("auto", None), ("0", 0), ("3", 3), ("", None)])
+def test_polling_workers(value: str, workers: int | None) -> None:
+    text = f"polling: {{workers: {value}}}\n" if value else "feeds: []\n"
+    assert parse_config("w.yaml", text, {}).polling.workers == workers
 
 
 def test_notifier_secrets_not_echoed_in_errors() -> None:

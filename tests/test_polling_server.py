@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 
 from tests.conftest import FeedServer, Receiver, Route
-from watcher import pipeline
+from watcher import offload
 from watcher.config import Config, parse_config
 from watcher.fetch import Fetcher, FetchLimits
 from watcher.health import deliver_health
+from watcher.offload import Offload
 from watcher.pipeline import Context, PollReport, fetch_limits, poll_feed
 from watcher.rules import RuleSet
 from watcher.scheduler import run_once
@@ -58,13 +59,13 @@ def config_for(tmp_path: Path, feeds: dict[str, str], polling: str = "", extra: 
 def parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Counts feed parses: the expensive step that unchanged feeds must skip."""
     calls: list[str] = []
-    real = pipeline.parse_feed
+    real = offload.parse_feed
 
     def counting(body: bytes, url: str, *a: Any, **kw: Any) -> Any:
         calls.append(url)
         return real(body, url, *a, **kw)
 
-    monkeypatch.setattr(pipeline, "parse_feed", counting)
+    monkeypatch.setattr(offload, "parse_feed", counting)  # the Poller parses in threads
     return calls
 
 
@@ -81,12 +82,14 @@ class Poller:
 
         async def go() -> PollReport:
             async with Fetcher(fetch_limits(self.config)) as fetcher:
+                rules = RuleSet.compile([], {})
                 ctx = Context(
                     config=self.config,
                     store=self.store,
                     fetcher=fetcher,
-                    rules=RuleSet.compile([], {}),
+                    rules=rules,
                     clock=lambda: self.now,
+                    offload=Offload(rules, [], {}, workers=0),
                 )
                 feed = self.config.feed(name)
                 assert feed is not None
@@ -292,7 +295,7 @@ def test_per_host_limit_holds_and_other_hosts_are_not_starved(
         reports = asyncio.run(run_once(cfg, store, lambda: T0))
     finally:
         store.close()
-    assert all(r.new == 1 for r in reports)
+    assert all(r.new == 1 for r in reports), reports
     assert feed_server.peak_in_flight == 2
 
 

@@ -18,19 +18,22 @@ R = TypeVar("R")
 
 class Coalescer(Generic[K, R]):
     """Collects calls for `window` seconds (0: those made in the same event-loop turn), then
-    runs `run` once in a worker thread over all their keys, in order, one result per key.
-    With `lock`, the run waits for it (writers queue in the event loop, in order, instead of
-    polling SQLite's busy handler, which lets a writer starve past its timeout under load)."""
+    runs `run` once in a worker thread over their keys (at most `limit`), in order, one result
+    per key. With `lock`, the run waits for it (writers queue in the event loop, in order,
+    instead of polling SQLite's busy handler, which lets a writer starve past its timeout under
+    load), and takes every call that arrived while it waited."""
 
     def __init__(
         self,
         run: Callable[[list[K]], Sequence[R]],
         window: float = 0.0,
         lock: asyncio.Lock | None = None,
+        limit: int = 0,
     ) -> None:
         self._run = run
         self._window = window
         self._lock = lock
+        self._limit = limit  # keys per run at most; 0: no limit
         self._pending: list[tuple[K, asyncio.Future[R]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
@@ -43,13 +46,21 @@ class Coalescer(Generic[K, R]):
 
     async def _flush(self) -> None:
         await asyncio.sleep(self._window)
-        batch, self._pending, self._flusher = self._pending, [], None
+        if self._lock is None:
+            await self._run_batch()
+            return
+        # The batch is cut once the lock is ours: calls made while an earlier run held it
+        # join this one, so under load each run takes all that queued (a group commit).
+        async with self._lock:
+            await self._run_batch()
+
+    async def _run_batch(self) -> None:
+        cut = self._limit or len(self._pending)
+        batch, self._pending = self._pending[:cut], self._pending[cut:]
+        # what is left, or comes meanwhile, is the next run's
+        self._flusher = asyncio.create_task(self._flush()) if self._pending else None
         try:
-            if self._lock is None:
-                results = await asyncio.to_thread(self._run, [k for k, _ in batch])
-            else:
-                async with self._lock:
-                    results = await asyncio.to_thread(self._run, [k for k, _ in batch])
+            results = await asyncio.to_thread(self._run, [k for k, _ in batch])
         except asyncio.CancelledError:
             for _, future in batch:
                 future.cancel()

@@ -14,9 +14,12 @@ subheadings have paragraphs between them, so a run of three or more bare heading
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
+from itertools import islice
 
 import py3langid
+import pycld2
 import trafilatura
 from lxml import etree
 
@@ -24,11 +27,19 @@ from watcher.parse import clean_text
 
 MAX_HTML_BYTES = 3 * 1024 * 1024
 MAX_TEXT_CHARS = 200_000
-# On the 86 corpus articles, 600 characters give the same language as 2,000 for every one, at
-# 0.75 ms against 1.26 ms.
+# On the 86 corpus articles, 600 characters give the same language as 2,000 for every one (with
+# py3langid, at 0.75 ms against 1.26 ms); fewer than 20 letters in them is too little to tell.
 LANGUAGE_SAMPLE_CHARS = 600
+MIN_LETTERS = 20
 LINK_DENSITY_LIMIT = 0.5
 HEADING_GRID_MIN = 3
+# What CLD2 raises on (C0/C1 controls but tab, LF, FF, CR; noncharacters; lone surrogates).
+_CLD2_REJECTS = re.compile(
+    "[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff"
+    + "".join(f"{chr(p << 16 | 0xFFFE)}{chr(p << 16 | 0xFFFF)}" for p in range(1, 17))
+    + "]"
+)
+_CLD2_OLD_CODES = {"iw": "he", "jw": "jv", "zh-Hant": "zh", "sr-ME": "sr"}
 
 # trafilatura logs every page it finds too short at WARNING; that is our fallback path, not news.
 logging.getLogger("trafilatura").setLevel(logging.ERROR)
@@ -100,9 +111,45 @@ def _without_heading_grids(blocks: list[tuple[str, str]]) -> list[str]:
 
 
 def detect_language(text: str) -> str | None:
-    """ISO 639-1 code of the text's language, or None when there is too little text to tell."""
+    """ISO 639-1 code of the text's language, or None when there is too little text to tell.
+
+    CLD2 (pycld2, C++) first; py3langid only on samples CLD2 does not call reliable. py3langid
+    alone walks its DFA in pure Python: benchmarks/bench_language.py measured 520-780 µs CPU a
+    call on corpus article pages and 180-260 µs on feed title+summary items, against 30-50 µs
+    and 18-26 µs now (4 runs). CLD2 abstains on 0 of 84 pages, 0.6% of items and 2.9% of bare
+    titles, so the fallback costs little and keeps the old answer where CLD2 has none. Of 1,590
+    items CLD2 changes 6 answers, all to the right one (py3langid called English headlines
+    'pcm', 'la', 'cy', 'de'); 27 of 27 hand-written en/ru/az/hy/ka/tr/uk/fa/ar/de/fr headlines
+    come out right, as before. On bare titles it is right far more often than py3langid, but
+    it reads some German tech headlines full of English product names as English.
+    Languages with no two-letter code keep CLD2's three-letter one.
+    """
     sample = text[:LANGUAGE_SAMPLE_CHARS]
-    if sum(ch.isalpha() for ch in sample) < 20:
+    if len(list(islice(filter(str.isalpha, sample), MIN_LETTERS))) < MIN_LETTERS:
         return None
-    code, _score = py3langid.classify(sample)
+    code = _cld2(sample)
+    if code is None:
+        code, _score = py3langid.classify(sample)
     return str(code) if code else None
+
+
+def _cld2(sample: str) -> str | None:
+    """CLD2's language for the sample when it calls it reliable, else None."""
+    try:
+        reliable, _bytes, details = pycld2.detect(sample, isPlainText=True)
+    except (pycld2.error, UnicodeEncodeError):  # control characters, noncharacters, surrogates
+        try:
+            reliable, _bytes, details = pycld2.detect(
+                _CLD2_REJECTS.sub(" ", sample), isPlainText=True
+            )
+        except (pycld2.error, UnicodeEncodeError):
+            return None
+    return _iso639_1(details[0][1]) if reliable else None
+
+
+def _iso639_1(cld2_code: str) -> str | None:
+    """ISO 639-1 from CLD2's code ('iw', 'zh-Hant', 'sr-ME'); None for unknown or script-only."""
+    code = _CLD2_OLD_CODES.get(cld2_code, cld2_code.split("-")[0])
+    if code in ("un", "xx", "xxx") or code.startswith("zz"):  # unknown, script only, test langs
+        return None
+    return code

@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from watcher.batch import Coalescer
-from watcher.cluster import fingerprint
 from watcher.config import Config, FeedConfig, format_duration
 from watcher.dedup import (
     canonical_url,
@@ -30,12 +29,12 @@ from watcher.dedup import (
     identity_key,
     strip_tracking,
 )
-from watcher.errors import FetchError, WatcherError
-from watcher.extract import detect_language, extract_article
+from watcher.errors import FetchError, StoreError, WatcherError
 from watcher.fetch import Fetcher, FetchLimits, status_error
 from watcher.health import changes_health, record_health
 from watcher.notify import build_alerts, cluster_alerts
-from watcher.parse import Entry, ParsedFeed, parse_feed
+from watcher.offload import Offload
+from watcher.parse import Entry, ParsedFeed
 from watcher.polling import (
     DISABLING_STATUSES,
     RETRY_AFTER_STATUSES,
@@ -51,17 +50,16 @@ from watcher.polling import (
     track_move,
     update_rate,
 )
+from watcher.prepare import Prepared, Source
 from watcher.rules import Document, RuleSet, normalise_text
 from watcher.store import (
     FeedUpdate,
-    NewStory,
     Store,
     StoryToSave,
     known,
-    save_poll,
 )
-from watcher.store.feeds import feed_states, save_states
-from watcher.store.stories import UpdateToSave, story_bodies
+from watcher.store.feeds import feed_states
+from watcher.store.stories import PollToSave, UpdateToSave, save_polls, story_bodies
 from watcher.store.tables import FeedState
 
 log = logging.getLogger("watcher.poll")
@@ -73,7 +71,8 @@ FEED_ACCEPT = (
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 RETRY_AFTER_CAP = 6 * 3600.0  # a server cannot silence a feed for longer than this at once
 PAGE_FETCHES_PER_FEED = 4
-STATE_WRITE_WINDOW = 0.01  # seconds; state updates arriving within it share one transaction
+STATE_WRITE_WINDOW = 0.01  # seconds; poll outcomes arriving within it share one transaction
+POLLS_PER_TRANSACTION = 100  # bounds how long one write transaction holds the database
 
 Clock = Callable[[], datetime]
 
@@ -95,6 +94,7 @@ class Context:
     fetcher: Fetcher
     rules: RuleSet
     clock: Clock
+    offload: Offload  # where parsing, extraction and matching run (worker processes)
 
 
 def fetch_limits(config: Config) -> FetchLimits:
@@ -218,7 +218,7 @@ async def _poll(ctx: Context, feed: FeedConfig, state: FeedState) -> PollReport:
         update = _schedule(ctx, feed, state, update, 0, None, max_age)
         await _save(ctx, feed, state, update)
         return PollReport(feed.name, "unchanged")
-    parsed = await asyncio.to_thread(parse_feed, resp.body, resp.url, now, resp.headers)
+    parsed = await ctx.offload.parse(resp.body, resp.url, now, resp.headers)
     fresh, changed = await _new_entries(ctx, feed, parsed.entries)
     items = await _build(ctx, feed, fresh, now)
     updates = await _updates(ctx, feed, changed, now)
@@ -251,14 +251,12 @@ async def _save(
     items: Sequence[StoryToSave] = (),
     updates: Sequence[UpdateToSave] = (),
 ) -> None:
-    """Store the poll's outcome (stories in their own transaction, bare state updates batched
-    with other feeds'), then the feed's health, only when the outcome can change it."""
+    """Store the poll's outcome, in one transaction with the other polls that finished about
+    the same moment, then the feed's health, only when the outcome can change it."""
     batches = _batches(ctx.store)
-    if items or updates:
-        async with batches.writing:
-            await asyncio.to_thread(save_poll, ctx.store, feed.name, update, items, updates)
-    else:
-        await batches.write((feed.name, update))
+    failed = await batches.write(PollToSave(feed.name, update, items, updates))
+    if failed is not None:
+        raise failed
     if changes_health(state, update, ctx.config.polling.health_threshold):
         async with batches.writing:
             await asyncio.to_thread(
@@ -270,7 +268,7 @@ async def _save(
 class _Batches:
     loop: asyncio.AbstractEventLoop
     read: Coalescer[str, FeedState | None]
-    write: Coalescer[tuple[str, FeedUpdate], None]
+    write: Coalescer[PollToSave, StoreError | None]
     writing: asyncio.Lock  # one poll write transaction at a time from this process
 
 
@@ -289,13 +287,16 @@ def _batches(store: Store) -> _Batches:
             alive = ref()
             return feed_states(alive, names) if alive else [None] * len(names)
 
-        def write(updates: list[tuple[str, FeedUpdate]]) -> list[None]:
+        def write(polls: list[PollToSave]) -> list[StoreError | None]:
             alive = ref()
-            return save_states(alive, updates) if alive else [None] * len(updates)
+            return save_polls(alive, polls) if alive else [None] * len(polls)
 
         writing = asyncio.Lock()
         found = _BATCHES[store] = _Batches(
-            loop, Coalescer(read), Coalescer(write, STATE_WRITE_WINDOW, writing), writing
+            loop,
+            Coalescer(read),
+            Coalescer(write, STATE_WRITE_WINDOW, writing, POLLS_PER_TRANSACTION),
+            writing,
         )
     return found
 
@@ -428,15 +429,9 @@ async def _build(
             return await _article_text(ctx, feed, entry)
 
     texts = await asyncio.gather(*(text(e) for e in entries))
-
-    def stories() -> list[StoryToSave]:
-        return [
-            _story_to_save(ctx, feed, entry, body, source, now)
-            for entry, (body, source) in zip(entries, texts, strict=True)
-        ]
-
-    # matching and language detection are CPU work: off the event loop, one hop per feed
-    return await asyncio.to_thread(stories)
+    items = [(e, body, origin) for e, (body, origin) in zip(entries, texts, strict=True)]
+    prepared = await ctx.offload.prepare(Source(feed.name, feed.tags), items, now)
+    return [_story_to_save(ctx, p, now) for p in prepared]
 
 
 async def _article_text(ctx: Context, feed: FeedConfig, entry: Entry) -> tuple[str, str]:
@@ -452,43 +447,14 @@ async def _article_text(ctx: Context, feed: FeedConfig, entry: Entry) -> tuple[s
     except FetchError as exc:
         log.debug("page feed=%s url=%s not fetched: %s; using the feed's text", feed.name, url, exc)
         return fallback, "feed"
-    extracted = await asyncio.to_thread(extract_article, page.body, page.url)
+    extracted = await ctx.offload.extract(page.body, page.url)
     if extracted is None:
         return fallback, "feed"
     return extracted.text, "page"
 
 
-def _story_to_save(
-    ctx: Context, feed: FeedConfig, entry: Entry, body: str, source: str, now: datetime
-) -> StoryToSave:
-    url = strip_tracking(entry.link) if entry.link else None
-    fp = fingerprint(entry.title, body)
-    story = NewStory(
-        feed=feed.name,
-        key=identity_key(entry),
-        guid=entry.guid,
-        url=url,
-        canonical_url=canonical_url(entry.link) if entry.link else None,
-        title=entry.title,
-        summary=entry.summary,
-        body=body,
-        body_source=source,
-        language=detect_language(f"{entry.title}\n{body}"),
-        search_text=normalise_text(f"{entry.title}\n{entry.summary}\n{body}"),
-        content_hash=content_hash(entry.title, entry.summary or entry.content),
-        published_at=entry.published_at,
-        first_seen_at=now,
-        title_key=fp.title_key,
-    )
-    doc = Document(
-        title=entry.title,
-        summary=entry.summary,
-        body=body,
-        feed=feed.name,
-        tags=feed.tags,
-        language=story.language,
-    )
-    matches = tuple(ctx.rules.match(doc))
+def _story_to_save(ctx: Context, prepared: Prepared, now: datetime) -> StoryToSave:
+    story = prepared.story
     alert_story = {
         "title": story.title,
         "url": story.url,
@@ -499,7 +465,7 @@ def _story_to_save(
     }
     return StoryToSave(
         story=story,
-        matches=matches,
-        fingerprint=fp,
-        alerts=partial(cluster_alerts, ctx.config, alert_story, matches, now),
+        matches=prepared.matches,
+        fingerprint=prepared.fingerprint,
+        alerts=partial(cluster_alerts, ctx.config, alert_story, prepared.matches, now),
     )

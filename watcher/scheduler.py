@@ -28,6 +28,7 @@ from watcher.health import deliver_health
 from watcher.logs import set_secrets
 from watcher.notify import deliver_due, send_digests
 from watcher.notify.sender import OWNER
+from watcher.offload import Offload
 from watcher.pipeline import Context, PollReport, fetch_limits, poll_feed
 from watcher.reload import summarize
 from watcher.retention import prune
@@ -54,9 +55,13 @@ async def run_once(
     rules = RuleSet.compile([r.spec for r in config.rules], config.term_lists)
     await release_stale_leases(store)
     await asyncio.to_thread(sync_feeds, store, config.feeds, clock(), config.polling.interval)
-    async with Fetcher(fetch_limits(config)) as fetcher:
-        ctx = Context(config=config, store=store, fetcher=fetcher, rules=rules, clock=clock)
-        reports = await asyncio.gather(*(poll_feed(ctx, f) for f in config.feeds))
+    offload = Offload.for_config(config, rules)
+    try:
+        async with Fetcher(fetch_limits(config)) as fetcher:
+            ctx = Context(config, store, fetcher, rules, clock, offload)
+            reports = await asyncio.gather(*(poll_feed(ctx, f) for f in config.feeds))
+    finally:
+        offload.close()
     await deliver_all(store, config, clock)
     return list(reports)
 
@@ -132,6 +137,7 @@ class Daemon:
                 fetcher=fetcher,
                 rules=self.rules,
                 clock=self.clock,
+                offload=Offload.for_config(self.config, self.rules),
             )
             scheduler.add_job(
                 self._dispatch,
@@ -176,6 +182,7 @@ class Daemon:
                     await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
                 if self._background:
                     await asyncio.gather(*self._background, return_exceptions=True)
+                self._ctx.offload.close()
         await self._deliver()
         await asyncio.to_thread(release_feed_leases, self.store, OWNER)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -201,7 +208,11 @@ class Daemon:
             )
             self.config, self.rules = new, rules
             if self._ctx is not None:
-                self._ctx = replace(self._ctx, config=new, rules=rules)
+                old = self._ctx.offload
+                self._ctx = replace(
+                    self._ctx, config=new, rules=rules, offload=Offload.for_config(new, rules)
+                )
+                old.close(wait=False)  # polls already running finish on the old workers
             log.info("config reloaded (%s): %s", why, summary)
             return True
 

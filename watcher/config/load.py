@@ -51,6 +51,7 @@ POLLING_KEYS = {
     "timeout",
     "max_bytes",
     "concurrency",
+    "workers",
     "per_host",
     "user_agent",
     "host_gap",
@@ -237,6 +238,7 @@ def _polling(src: Source, raw: Any) -> PollingConfig:
         timeout=_opt(src, raw, (*p, "timeout"), _duration, d.timeout),
         max_bytes=_opt(src, raw, (*p, "max_bytes"), _size, d.max_bytes),
         concurrency=_opt(src, raw, (*p, "concurrency"), _positive_int, d.concurrency),
+        workers=_opt(src, raw, (*p, "workers"), _workers, d.workers),
         per_host=_opt(src, raw, (*p, "per_host"), _positive_int, d.per_host),
         user_agent=_opt(src, raw, (*p, "user_agent"), _string, d.user_agent),
         host_gap=_opt(src, raw, (*p, "host_gap"), _duration, d.host_gap),
@@ -541,6 +543,14 @@ def _number(v: Any) -> float:
 def _positive_int(v: Any) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or v < 1:
         raise ValueError(f"expected a whole number of at least 1, got {v!r}")
+    return v
+
+
+def _workers(v: Any) -> int | None:
+    if isinstance(v, str) and v.strip().lower() == "auto":
+        return None
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise ValueError(f"expected auto, 0 (threads only) or a number of processes, got {v!r}")
     return v
 
 

@@ -1,5 +1,6 @@
 """Storage: SQLModel tables on SQLite (WAL) or PostgreSQL, and the operations the pipeline needs."""
 
+from watcher.prepare import NewStory
 from watcher.store.db import Store
 from watcher.store.feeds import FeedUpdate, all_feed_states, due_feeds, feed_state, sync_feeds
 from watcher.store.matches import (
@@ -10,7 +11,7 @@ from watcher.store.matches import (
     matched_pairs,
 )
 from watcher.store.outbox import Claimed, DeliveryInfo, OutboxAlert
-from watcher.store.stories import Known, NewStory, StoryToSave, known, save_poll
+from watcher.store.stories import Known, StoryToSave, known, save_poll
 
 __all__ = [
     "Claimed",

@@ -9,10 +9,13 @@ processes storing the same story at once still end up in one cluster.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, insert, or_, text
+from sqlalchemy import BigInteger, Column, delete, func, insert, or_, text
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
 from watcher.cluster import Fingerprint, same_story, unpack
@@ -22,6 +25,7 @@ from watcher.store.tables import AlertRow, MatchRow, StoryBand, StoryRow
 WINDOW = timedelta(hours=72)
 MAX_CANDIDATES = 20  # stories compared with a new one, those sharing most band keys first
 MAX_SOURCES = 100  # feeds named per cluster
+T = TypeVar("T", str, int)
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,80 @@ class ClusterInfo:
     size: int = 1  # distinct feeds, this story's included
     alerted_rules: frozenset[str] = frozenset()  # rules an earlier member already matched
     escalated_rules: frozenset[str] = frozenset()
+
+
+ClusterKeys = tuple[str | None, str, Fingerprint | None]  # canonical URL, title key, fingerprint
+
+
+@dataclass
+class Nearby:
+    """The canonical links, title keys and band keys that stories within the window already
+    have. A new story sharing none of them starts its own cluster without any of find_cluster's
+    queries; one sharing any may join one, and find_cluster decides."""
+
+    urls: set[str]
+    titles: set[str]
+    bands: set[int]
+
+    @classmethod
+    def around(cls, s: Session, keys: Sequence[ClusterKeys], now: datetime) -> Nearby:
+        since = now - WINDOW
+        conn = s.connection()
+        stories = StoryRow.__table__  # type: ignore[attr-defined]
+        bands = StoryBand.__table__  # type: ignore[attr-defined]
+        return cls(
+            urls=present(conn, stories.c.canonical_url, {u for u, _, _ in keys if u}, since),
+            titles=present(conn, stories.c.title_key, {t for _, t, _ in keys if t}, since),
+            bands=present(
+                conn,
+                bands.c.band_key,
+                {b for _, _, fp in keys if fp is not None for b in fp.bands},
+                since,
+            ),
+        )
+
+    def could_join(self, keys: ClusterKeys) -> bool:
+        url, title, fp = keys
+        return bool(
+            (url and url in self.urls)
+            or (title and title in self.titles)
+            or (fp is not None and not self.bands.isdisjoint(fp.bands))
+        )
+
+    def add(self, keys: ClusterKeys) -> None:
+        url, title, fp = keys
+        if url:
+            self.urls.add(url)
+        if title:
+            self.titles.add(title)
+        if fp is not None:
+            self.bands.update(fp.bands)
+
+
+def present(conn: Connection, column: Column[Any], values: set[T], since: datetime) -> set[T]:
+    """Which of `values` the column holds in rows of the window. The values travel as one
+    parameter (a JSON array for SQLite, an array for PostgreSQL): a poll asks for ~900 band
+    keys, and binding each as its own parameter cost more than the index lookups."""
+    if not values:
+        return set()
+    table = column.table
+    stamp = next(c for c in table.c if c.name in ("first_seen_at", "seen_at"))
+    when = stamp.type._cached_bind_processor(conn.dialect)
+    since_value = when(since) if when else since
+    if conn.dialect.name == "sqlite":
+        sql = (
+            f"SELECT DISTINCT {column.name} FROM {table.name} WHERE {column.name} IN "
+            f"(SELECT value FROM json_each(?)) AND {stamp.name} >= ?"
+        )
+        rows = conn.exec_driver_sql(sql, (json.dumps(sorted(values)), since_value))
+    else:
+        array = "bigint[]" if isinstance(column.type, BigInteger) else "text[]"
+        sql = (
+            f"SELECT DISTINCT {column.name} FROM {table.name} WHERE {column.name} = "
+            f"ANY(CAST(%s AS {array})) AND {stamp.name} >= %s"
+        )
+        rows = conn.exec_driver_sql(sql, (sorted(values), since_value))
+    return {v for (v,) in rows}
 
 
 def find_cluster(

@@ -6,6 +6,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import or_
 from sqlalchemy import update as sql_update
@@ -179,38 +180,50 @@ def all_feed_states(store: Store) -> list[FeedState]:
 
 
 def apply_update(row: FeedState, update: FeedUpdate) -> None:
-    row.lease_owner = row.lease_until = None  # the poll is over: the feed may be claimed again
-    row.last_polled_at = update.polled_at
-    row.next_poll_at = update.next_poll_at
-    row.last_status = update.status
+    """The feed's state after a poll. Only changed columns are assigned: an assignment through
+    the model costs more than the comparison, and a 304 changes four columns of twenty."""
+    set_ = partial(_set, row)
+    set_("lease_owner", None)  # the poll is over: the feed may be claimed again
+    set_("lease_until", None)
+    set_("last_polled_at", update.polled_at)
+    set_("next_poll_at", update.next_poll_at)
+    set_("last_status", update.status)
     if update.interval is not None:
-        row.interval = update.interval
+        set_("interval", update.interval)
     if update.error is None:
-        row.last_error = None
-        row.consecutive_errors = 0
-        row.first_error_at = None
-        row.last_success_at = update.polled_at
+        set_("last_error", None)
+        set_("consecutive_errors", 0)
+        set_("first_error_at", None)
+        set_("last_success_at", update.polled_at)
         if update.status != 304:
-            row.etag, row.last_modified = update.etag, update.last_modified
-            row.body_hash = update.body_hash or row.body_hash
-        row.stories_seen += update.new_stories
-        if update.item_rate is not None:
-            row.item_rate = update.item_rate
-        if update.publisher_interval is not None:
-            row.publisher_interval = update.publisher_interval
+            set_("etag", update.etag)
+            set_("last_modified", update.last_modified)
+            set_("body_hash", update.body_hash or row.body_hash)
         if update.new_stories:
-            row.last_new_at = update.polled_at
-            row.usual_gap = 1.0 / row.item_rate if row.item_rate else row.usual_gap
-        row.moved_to, row.moved_seen = update.moved_to, update.moved_seen
+            set_("stories_seen", row.stories_seen + update.new_stories)
+        if update.item_rate is not None:
+            set_("item_rate", update.item_rate)
+        if update.publisher_interval is not None:
+            set_("publisher_interval", update.publisher_interval)
+        if update.new_stories:
+            set_("last_new_at", update.polled_at)
+            set_("usual_gap", 1.0 / row.item_rate if row.item_rate else row.usual_gap)
+        set_("moved_to", update.moved_to)
+        set_("moved_seen", update.moved_seen)
         if update.url is not None:
-            row.url = update.url
+            set_("url", update.url)
         if update.possible_gap:
-            row.possible_gaps += 1
-            row.last_gap_at = update.polled_at
+            set_("possible_gaps", row.possible_gaps + 1)
+            set_("last_gap_at", update.polled_at)
     else:
-        row.last_error = update.error
-        row.consecutive_errors += 1
-        row.first_error_at = row.first_error_at or update.polled_at
+        set_("last_error", update.error)
+        set_("consecutive_errors", row.consecutive_errors + 1)
+        set_("first_error_at", row.first_error_at or update.polled_at)
         if update.disabled_reason is not None:
-            row.disabled_at = update.polled_at
-            row.disabled_reason = update.disabled_reason
+            set_("disabled_at", update.polled_at)
+            set_("disabled_reason", update.disabled_reason)
+
+
+def _set(row: FeedState, name: str, value: object) -> None:
+    if getattr(row, name) != value:
+        setattr(row, name, value)

@@ -1,0 +1,91 @@
+"""Parsing and preparing stories in worker processes gives what threads give, and a worker that
+dies costs one call, not the daemon."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CORPUS
+from watcher.errors import WatcherError
+from watcher.offload import Offload
+from watcher.parse import Entry
+from watcher.prepare import Prepared, Source
+from watcher.rules import RuleSet, RuleSpec
+
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
+SPECS = [RuleSpec(name="caucasus", query="Armenia OR Azerbaijan OR Georgia OR Karabakh")]
+FEEDS = sorted((CORPUS / "feeds").glob("*"))[:6] if CORPUS.exists() else []
+
+
+def offload(workers: int) -> Offload:
+    return Offload(RuleSet.compile(SPECS, {}), SPECS, {}, workers)
+
+
+def summary(prepared: list[Prepared]) -> list[tuple[object, ...]]:
+    """What a prepared story carries, comparable across processes (RuleMatch compares by
+    identity)."""
+    return [
+        (p.story, p.fingerprint, [(m.rule, m.terms, m.marked_snippet()) for m in p.matches])
+        for p in prepared
+    ]
+
+
+@pytest.mark.skipif(not FEEDS, reason="the shared corpus is not beside the checkout")
+def test_workers_parse_and_prepare_exactly_as_threads_do() -> None:
+    async def run(workers: int) -> list[object]:
+        off = offload(workers)
+        try:
+            out: list[object] = []
+            for path in FEEDS:
+                try:
+                    parsed = await off.parse(path.read_bytes(), "https://example.org/", NOW, {})
+                except WatcherError as exc:  # a corpus feed that is not a feed
+                    out.append(str(exc))
+                    continue
+                items = [(e, e.content or e.summary, "feed") for e in parsed.entries]
+                out.append(parsed)
+                out.append(summary(await off.prepare(Source("wire"), items, NOW)))
+            return out
+        finally:
+            off.close()
+
+    in_threads = asyncio.run(run(0))
+    in_workers = asyncio.run(run(2))
+    assert in_workers == in_threads
+    assert any(isinstance(x, list) and x for x in in_threads)  # something was prepared
+
+
+def test_a_dead_worker_fails_one_call_and_the_next_call_works() -> None:
+    entry = Entry(
+        guid="1",
+        link="https://example.org/1",
+        title="Talks on Karabakh resume",
+        summary="Delegations from Armenia and Azerbaijan met again.",
+        content="",
+        published_at=NOW,
+    )
+
+    async def run() -> tuple[str, list[Prepared]]:
+        off = offload(1)
+        try:
+            with pytest.raises(WatcherError) as dead:
+                await off._run("testing", os._exit, 3)  # the worker process exits at once
+            again = await off.prepare(Source("wire"), [(entry, entry.summary, "feed")], NOW)
+            return str(dead.value), again
+        finally:
+            off.close()
+
+    message, again = asyncio.run(run())
+    assert "worker process died" in message
+    assert [m.rule for m in again[0].matches] == ["caucasus"]
+
+
+def test_workers_zero_runs_in_threads(tmp_path: Path) -> None:
+    off = offload(0)
+    assert off._executor() is None
+    off.close()

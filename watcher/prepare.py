@@ -1,0 +1,92 @@
+"""A new entry made ready to store: its identity, folded text, language, near-duplicate
+fingerprint and rule matches. Pure, so that it can run in a worker process (watcher.offload):
+on a first poll of many feeds this is most of the CPU after parsing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from watcher.cluster import Fingerprint, fingerprint
+from watcher.dedup import canonical_url, content_hash, identity_key, strip_tracking
+from watcher.extract import detect_language
+from watcher.parse import Entry
+from watcher.rules import Document, RuleMatch, RuleSet, normalise_text
+
+
+@dataclass(frozen=True)
+class NewStory:
+    feed: str
+    key: str
+    guid: str | None
+    url: str | None
+    canonical_url: str | None
+    title: str
+    summary: str
+    body: str
+    body_source: str
+    language: str | None
+    search_text: str
+    content_hash: str
+    published_at: datetime | None
+    first_seen_at: datetime
+    title_key: str = ""  # normalised title, for "same headline" clustering
+
+
+@dataclass(frozen=True)
+class Prepared:
+    story: NewStory
+    matches: tuple[RuleMatch, ...]
+    fingerprint: Fingerprint
+
+
+@dataclass(frozen=True)
+class Source:
+    """The feed an entry came from, as much of it as preparing needs (picklable, small)."""
+
+    name: str
+    tags: tuple[str, ...] = ()
+
+
+def prepare_stories(
+    rules: RuleSet,
+    source: Source,
+    items: Sequence[tuple[Entry, str, str]],
+    now: datetime,
+) -> list[Prepared]:
+    """Each (entry, body text, "page" or "feed") of one poll; one call per poll, so a worker
+    process is asked once per feed and not once per story."""
+    return [prepare_story(rules, source, entry, body, origin, now) for entry, body, origin in items]
+
+
+def prepare_story(
+    rules: RuleSet, source: Source, entry: Entry, body: str, origin: str, now: datetime
+) -> Prepared:
+    fp = fingerprint(entry.title, body)
+    story = NewStory(
+        feed=source.name,
+        key=identity_key(entry),
+        guid=entry.guid,
+        url=strip_tracking(entry.link) if entry.link else None,
+        canonical_url=canonical_url(entry.link) if entry.link else None,
+        title=entry.title,
+        summary=entry.summary,
+        body=body,
+        body_source=origin,
+        language=detect_language(f"{entry.title}\n{body}"),
+        search_text=normalise_text(f"{entry.title}\n{entry.summary}\n{body}"),
+        content_hash=content_hash(entry.title, entry.summary or entry.content),
+        published_at=entry.published_at,
+        first_seen_at=now,
+        title_key=fp.title_key,
+    )
+    doc = Document(
+        title=entry.title,
+        summary=entry.summary,
+        body=body,
+        feed=source.name,
+        tags=source.tags,
+        language=story.language,
+    )
+    return Prepared(story=story, matches=tuple(rules.match(doc)), fingerprint=fp)
