@@ -315,6 +315,10 @@ def costs(docs: list[Doc]) -> None:
     words = sorted(len(x.split()) for _, _, x in docs)
     print(f"(3) cost (median; page median {statistics.median(words):.0f} words):")
     print(f"    fingerprint      {statistics.median(per_fp):8.1f} µs  (max {max(per_fp):.0f} µs)")
+    # what the poll path mostly sees: a feed item, its title and a summary of about 40 words
+    short = [(t, " ".join(x.split()[:40])) for _, t, x in docs]
+    per_short = [median_us(partial(cluster.fingerprint, t, x), 21) for t, x in short]
+    print(f"    ... title + 40 words {statistics.median(per_short):4.1f} µs")
     print(f"    same_story       {median_us(partial(cluster.same_story, a, b), 2000):8.1f} µs")
     packed = cluster.pack(sig)
     print(

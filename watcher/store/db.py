@@ -8,12 +8,12 @@ under concurrency even in WAL mode). pysqlite's own implicit BEGIN is switched o
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, event, text
+from sqlalchemy import Column, Table, event, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlmodel import Session, create_engine
@@ -128,14 +128,20 @@ def _tune_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+def insert_rows(
+    conn: Connection,
+    table: Table,
+    names: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    bound: bool = False,
+) -> None:
     """A plain executemany for many rows of one shape (a poll's stories, their band keys): the
     same insert through SQLAlchemy's statement layer spends ~12 µs a row building parameters,
-    more than the database spends storing it. Values still pass through each column's bind
-    processor (time zones), once per distinct value: a poll's rows share their timestamps."""
+    more than the database spends storing it. Values pass through each column's bind processor
+    (time zones), once per distinct value, unless the caller did it (`bound`, see `bind`)."""
     if not rows:
         return
-    names = list(rows[0])
     columns = [table.c[n] for n in names]
     dialect = conn.dialect
     # positional marks: sqlite3 takes ?, psycopg %s (with tuples, whatever its declared style)
@@ -144,9 +150,16 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
         f"INSERT INTO {table.name} ({', '.join(c.name for c in columns)}) "
         f"VALUES ({', '.join(mark for _ in names)})"
     )
-    converters = [_memoized(c.type._cached_bind_processor(dialect)) for c in columns]
-    pairs = list(zip(names, converters, strict=True))
-    conn.exec_driver_sql(sql, [tuple(f(row[n]) for n, f in pairs) for row in rows])
+    if not bound:
+        converters = [_memoized(c.type._cached_bind_processor(dialect)) for c in columns]
+        rows = [tuple(f(v) for f, v in zip(converters, row, strict=True)) for row in rows]
+    conn.exec_driver_sql(sql, list(rows))
+
+
+def bind(conn: Connection, column: Column[Any], value: Any) -> Any:
+    """`value` as the driver receives it for `column` (for `insert_rows(..., bound=True)`)."""
+    process = column.type._cached_bind_processor(conn.dialect)
+    return process(value) if process else value
 
 
 def _memoized(process: Callable[[Any], Any] | None) -> Callable[[Any], Any]:

@@ -7,6 +7,7 @@ so an alert is never lost between "matched" and "queued".
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
@@ -24,7 +25,7 @@ from watcher.errors import StoreError
 from watcher.prepare import NewStory
 from watcher.rules import RuleMatch
 from watcher.store.clusters import ClusterInfo, ClusterKeys, Nearby, find_cluster, index_story
-from watcher.store.db import Store, insert_rows
+from watcher.store.db import Store, bind, insert_rows
 from watcher.store.feeds import FeedUpdate, apply_update
 from watcher.store.outbox import OutboxAlert, add_alert
 from watcher.store.tables import (
@@ -237,23 +238,27 @@ def _insert_batch(s: Session, items: Sequence[StoryToSave], now: datetime) -> No
     pay for with a second copy of the row and a second tsvector)."""
     conn = s.connection()
     ids = _next_ids(conn, len(items))
+    fields = [f.name for f in dataclasses.fields(NewStory)]
     rows = [
-        {
-            **item.story.__dict__,
-            "id": sid,
-            "cluster_id": sid,
-            "signature": pack(item.fingerprint.signature) if item.fingerprint else None,
-        }
+        (
+            *(getattr(item.story, f) for f in fields),
+            sid,
+            sid,
+            pack(item.fingerprint.signature) if item.fingerprint else None,
+        )
         for sid, item in zip(ids, items, strict=True)
     ]
-    insert_rows(conn, StoryRow.__table__, rows)  # type: ignore[attr-defined]
+    stories = StoryRow.__table__  # type: ignore[attr-defined]
+    insert_rows(conn, stories, [*fields, "id", "cluster_id", "signature"], rows)
+    band_table = StoryBand.__table__  # type: ignore[attr-defined]
+    seen = bind(conn, band_table.c.seen_at, now)
     bands = [
-        {"story_id": sid, "band_key": k, "seen_at": now}
+        (sid, k, seen)
         for sid, item in zip(ids, items, strict=True)
         if item.fingerprint is not None
         for k in item.fingerprint.bands
     ]
-    insert_rows(conn, StoryBand.__table__, bands)  # type: ignore[attr-defined]
+    insert_rows(conn, band_table, ["story_id", "band_key", "seen_at"], bands, bound=True)
     alone = ClusterInfo(cluster_id=None)
     for sid, item in zip(ids, items, strict=True):
         for m in item.matches:
