@@ -184,10 +184,11 @@ def _descendants() -> list[int]:
     return found
 
 
-def tree_cpu() -> float:
-    """CPU seconds of this process and its live descendants (the workers parse and match, so
-    their CPU is the poll's CPU too)."""
-    total = time.process_time()
+def children_cpu() -> float:
+    """CPU seconds of this process's live descendants (the workers parse and match, so their
+    CPU is the poll's CPU too). Read after the cycle's own figures: scanning /proc is not free,
+    and the workers are idle by then."""
+    total = 0.0
     tick = os.sysconf("SC_CLK_TCK")
     for pid in _descendants():
         try:
@@ -246,13 +247,15 @@ def watcher_cycles(urls: list[str], workers: str) -> dict[str, Any]:
                 offload=offload,
             )
             for _ in range(2):
-                wall, cpu, own = time.perf_counter(), tree_cpu(), time.process_time()
+                children = children_cpu()
+                wall, own = time.perf_counter(), time.process_time()
                 reports = await asyncio.gather(*(poll_feed(ctx, f) for f in config.feeds))
+                wall, own = time.perf_counter() - wall, time.process_time() - own
                 results.append(
                     {
-                        "wall": time.perf_counter() - wall,
-                        "cpu": tree_cpu() - cpu,
-                        "own_cpu": time.process_time() - own,
+                        "wall": wall,
+                        "cpu": own + children_cpu() - children,
+                        "own_cpu": own,
                         "statuses": sorted({r.status for r in reports}),
                         "errors": sum(1 for r in reports if r.error),
                         "new": sum(r.new for r in reports),

@@ -56,10 +56,17 @@ from watcher.store import (
     FeedUpdate,
     Store,
     StoryToSave,
-    known,
 )
 from watcher.store.feeds import feed_states
-from watcher.store.stories import PollToSave, UpdateToSave, save_polls, story_bodies
+from watcher.store.stories import (
+    Known,
+    KnownAsk,
+    PollToSave,
+    UpdateToSave,
+    known_many,
+    save_polls,
+    story_bodies,
+)
 from watcher.store.tables import FeedState
 
 log = logging.getLogger("watcher.poll")
@@ -268,6 +275,7 @@ async def _save(
 class _Batches:
     loop: asyncio.AbstractEventLoop
     read: Coalescer[str, FeedState | None]
+    known: Coalescer[KnownAsk, Known]
     write: Coalescer[PollToSave, StoreError | None]
     writing: asyncio.Lock  # one poll write transaction at a time from this process
 
@@ -287,6 +295,11 @@ def _batches(store: Store) -> _Batches:
             alive = ref()
             return feed_states(alive, names) if alive else [None] * len(names)
 
+        def seen(asks: list[KnownAsk]) -> list[Known]:
+            alive = ref()
+            empty = Known(frozenset(), frozenset(), frozenset())
+            return known_many(alive, asks) if alive else [empty] * len(asks)
+
         def write(polls: list[PollToSave]) -> list[StoreError | None]:
             alive = ref()
             return save_polls(alive, polls) if alive else [None] * len(polls)
@@ -295,6 +308,7 @@ def _batches(store: Store) -> _Batches:
         found = _BATCHES[store] = _Batches(
             loop,
             Coalescer(read),
+            Coalescer(seen),
             Coalescer(write, STATE_WRITE_WINDOW, writing, POLLS_PER_TRANSACTION),
             writing,
         )
@@ -355,13 +369,13 @@ async def _new_entries(
         )
         for e in entries
     ]
-    seen = await asyncio.to_thread(
-        known,
-        ctx.store,
-        feed.name,
-        (k for _, k, _, _ in keyed),
-        (u for _, _, u, _ in keyed if u),
-        (h for _, _, _, h in keyed),
+    seen = await _batches(ctx.store).known(
+        KnownAsk(
+            feed.name,
+            tuple(k for _, k, _, _ in keyed),
+            tuple(u for _, _, u, _ in keyed if u),
+            tuple(h for _, _, _, h in keyed),
+        )
     )
     keys, urls, hashes = set(seen.keys), set(seen.urls), set(seen.hashes)
     out = []

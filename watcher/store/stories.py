@@ -63,32 +63,50 @@ class Known:
     titles: dict[str, tuple[int, str]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class KnownAsk:
+    """One poll's question to `known_many`: its entries' keys, canonical links, content hashes."""
+
+    feed: str
+    keys: tuple[str, ...]
+    urls: tuple[str, ...]
+    hashes: tuple[str, ...]
+
+
 def known(
     store: Store, feed: str, keys: Iterable[str], urls: Iterable[str], hashes: Iterable[str]
 ) -> Known:
     """Which of these identities this feed already stored: its key, canonical link or content
     hash (a GUID that churns on every fetch does not make a story new). The same story from
     another feed is new here and joins that story's cluster instead (store.clusters)."""
-    keys, urls, hashes = list(keys), list(urls), list(hashes)
+    return known_many(store, [KnownAsk(feed, tuple(keys), tuple(urls), tuple(hashes))])[0]
+
+
+def known_many(store: Store, asks: Sequence[KnownAsk]) -> list[Known]:
+    """`known` for several polls in one read transaction (polls that finish together)."""
+    with store.read() as s:
+        return [_known(s, ask) for ask in asks]
+
+
+def _known(s: Session, ask: KnownAsk) -> Known:
     conds = []
-    if keys:
-        conds.append(col(StoryRow.key).in_(keys))
-    if urls:
-        conds.append(col(StoryRow.canonical_url).in_(urls))
-    if hashes:
-        conds.append(col(StoryRow.content_hash).in_(hashes))
+    if ask.keys:
+        conds.append(col(StoryRow.key).in_(ask.keys))
+    if ask.urls:
+        conds.append(col(StoryRow.canonical_url).in_(ask.urls))
+    if ask.hashes:
+        conds.append(col(StoryRow.content_hash).in_(ask.hashes))
     if not conds:
         return Known(frozenset(), frozenset(), frozenset())
-    with store.read() as s:
-        rows = s.execute(
-            sa_select(
-                col(StoryRow.id),
-                col(StoryRow.key),
-                col(StoryRow.canonical_url),
-                col(StoryRow.content_hash),
-                col(StoryRow.title),
-            ).where(col(StoryRow.feed) == feed, or_(*conds))
-        ).all()
+    rows = s.execute(
+        sa_select(
+            col(StoryRow.id),
+            col(StoryRow.key),
+            col(StoryRow.canonical_url),
+            col(StoryRow.content_hash),
+            col(StoryRow.title),
+        ).where(col(StoryRow.feed) == ask.feed, or_(*conds))
+    ).all()
     titles: dict[str, tuple[int, str]] = {}
     for sid, key, url, _, title in rows:
         titles[key] = (sid or 0, title)
