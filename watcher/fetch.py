@@ -19,6 +19,7 @@ import ipaddress
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -134,7 +135,9 @@ class _Hosts:
             await asyncio.sleep(start - now)
 
 
+@lru_cache(maxsize=8192)
 def _host_key(url: str) -> str:
+    """Cached: the same feed URLs come back every cycle, and a 304 costs little else."""
     try:
         parts = urlsplit(url)
         return f"{(parts.hostname or '').lower()}:{parts.port or ''}"
@@ -255,6 +258,8 @@ class Fetcher:
 
 
 def _check_scheme(url: str) -> None:
+    if url[:8].lower().startswith(("http://", "https://")):
+        return
     scheme = urlsplit(url).scheme.lower()
     if scheme not in ("http", "https"):
         raise FetchError(f"refused non-http(s) URL scheme {scheme!r}", url=url)

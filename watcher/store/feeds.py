@@ -6,12 +6,12 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
+from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import bindparam, or_
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from watcher.config import FeedConfig
 from watcher.store.db import Store
@@ -159,30 +159,43 @@ def feed_states(store: Store, names: Sequence[str]) -> list[FeedState | None]:
     return [by_name.get(n) for n in names]
 
 
-def save_states(store: Store, updates: Sequence[tuple[str, FeedUpdate]]) -> list[None]:
-    """Record several polls that brought no stories (304, unchanged, errors) in one
-    transaction. An update for a feed no longer in the table is dropped."""
-    with store.write() as s:
-        names = {name for name, _ in updates}
-        rows = s.exec(select(FeedState).where(col(FeedState.name).in_(names))).all()
-        by_name = {r.name: r for r in rows}
-        for name, update in updates:
-            row = by_name.get(name)
-            if row is not None:
-                apply_update(row, update)
-                s.add(row)
-    return [None] * len(updates)
-
-
 def all_feed_states(store: Store) -> list[FeedState]:
     with store.read() as s:
         return list(s.exec(select(FeedState).order_by(col(FeedState.name))).all())
 
 
 def apply_update(row: FeedState, update: FeedUpdate) -> None:
-    """The feed's state after a poll. Only changed columns are assigned: an assignment through
-    the model costs more than the comparison, and a 304 changes four columns of twenty."""
-    set_ = partial(_set, row)
+    """The feed's state after a poll, on a model object (tests, one-off writers)."""
+    for name, value in state_changes(row, update).items():
+        setattr(row, name, value)
+
+
+def write_states(s: Session, changes: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """Each (feed name, state_changes) as UPDATEs, one executemany per set of changed columns:
+    a cycle of 304s changes the same four columns of every feed."""
+    table = FeedState.__table__  # type: ignore[attr-defined]
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for name, change in changes:
+        if change:
+            groups.setdefault(tuple(sorted(change)), []).append({**change, "b_name": name})
+    for columns, params in groups.items():
+        stmt = (
+            sql_update(table)
+            .where(table.c.name == bindparam("b_name"))
+            .values({c: bindparam(c) for c in columns})
+        )
+        s.connection().execute(stmt, params)
+
+
+def state_changes(row: FeedState, update: FeedUpdate) -> dict[str, Any]:
+    """The columns a poll changes in the feed's state, and their new values. Only changed ones:
+    a 304 changes four columns of twenty."""
+    out: dict[str, Any] = {}
+
+    def set_(name: str, value: object) -> None:
+        if getattr(row, name) != value:
+            out[name] = value
+
     set_("lease_owner", None)  # the poll is over: the feed may be claimed again
     set_("lease_until", None)
     set_("last_polled_at", update.polled_at)
@@ -207,7 +220,8 @@ def apply_update(row: FeedState, update: FeedUpdate) -> None:
             set_("publisher_interval", update.publisher_interval)
         if update.new_stories:
             set_("last_new_at", update.polled_at)
-            set_("usual_gap", 1.0 / row.item_rate if row.item_rate else row.usual_gap)
+            rate = update.item_rate if update.item_rate is not None else row.item_rate
+            set_("usual_gap", 1.0 / rate if rate else row.usual_gap)
         set_("moved_to", update.moved_to)
         set_("moved_seen", update.moved_seen)
         if update.url is not None:
@@ -222,8 +236,4 @@ def apply_update(row: FeedState, update: FeedUpdate) -> None:
         if update.disabled_reason is not None:
             set_("disabled_at", update.polled_at)
             set_("disabled_reason", update.disabled_reason)
-
-
-def _set(row: FeedState, name: str, value: object) -> None:
-    if getattr(row, name) != value:
-        setattr(row, name, value)
+    return out

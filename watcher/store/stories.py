@@ -26,7 +26,7 @@ from watcher.prepare import NewStory
 from watcher.rules import RuleMatch
 from watcher.store.clusters import ClusterInfo, ClusterKeys, Nearby, find_cluster, index_story
 from watcher.store.db import Store, bind, insert_rows
-from watcher.store.feeds import FeedUpdate, apply_update
+from watcher.store.feeds import FeedUpdate, state_changes, write_states
 from watcher.store.outbox import OutboxAlert, add_alert
 from watcher.store.tables import (
     AlertRow,
@@ -178,10 +178,15 @@ def save_polls(store: Store, polls: Sequence[PollToSave]) -> list[StoreError | N
             now = max(p.update.polled_at for p in polls if p.items)
             keys = [_cluster_keys(i) for p in polls for i in p.items]
             nearby = Nearby.around(s, keys, now)
-        for poll in polls:
-            row = by_name.get(poll.feed)
-            if row is not None and not (poll.items or poll.updates):
-                apply_update(row, poll.update)  # a 304 or an error: nothing that can fail alone
+        # a 304 or an error: nothing that can fail alone, and a cycle of them shares one shape
+        write_states(
+            s,
+            [
+                (p.feed, state_changes(by_name[p.feed], p.update))
+                for p in polls
+                if p.feed in by_name and not (p.items or p.updates)
+            ],
+        )
         for poll in polls:
             row = by_name.get(poll.feed)
             if row is None or not (poll.items or poll.updates):
@@ -189,7 +194,7 @@ def save_polls(store: Store, polls: Sequence[PollToSave]) -> list[StoreError | N
                 continue
             try:
                 with s.begin_nested():
-                    apply_update(row, poll.update)
+                    write_states(s, [(poll.feed, state_changes(row, poll.update))])
                     if poll.items:
                         _save_stories(s, poll.feed, poll.items, poll.update.polled_at, nearby)
                     for upd in poll.updates:
