@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, or_
+from sqlalchemy import Row, bindparam, or_
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -187,9 +187,9 @@ def write_states(s: Session, changes: Sequence[tuple[str, dict[str, Any]]]) -> N
         s.connection().execute(stmt, params)
 
 
-def state_changes(row: FeedState, update: FeedUpdate) -> dict[str, Any]:
-    """The columns a poll changes in the feed's state, and their new values. Only changed ones:
-    a 304 changes four columns of twenty."""
+def state_changes(row: FeedState | Row[Any], update: FeedUpdate) -> dict[str, Any]:
+    """The columns a poll changes in the feed's state (a model object or a plain row of the
+    table), and their new values. Only changed ones: a 304 changes four columns of twenty."""
     out: dict[str, Any] = {}
 
     def set_(name: str, value: object) -> None:
