@@ -89,3 +89,17 @@ def test_workers_zero_runs_in_threads(tmp_path: Path) -> None:
     off = offload(0)
     assert off._executor() is None
     off.close()
+
+
+def test_an_unexpected_exception_in_a_stage_becomes_that_poll_s_error() -> None:
+    async def run(workers: int) -> str:
+        off = offload(workers)
+        try:
+            with pytest.raises(WatcherError) as err:
+                await off._run("parsing", int, "not a number")
+            return str(err.value)
+        finally:
+            off.close()
+
+    for workers in (0, 1):
+        assert asyncio.run(run(workers)).startswith("parsing failed: ValueError: invalid literal")

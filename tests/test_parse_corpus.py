@@ -82,3 +82,14 @@ def test_corpus_table_doc_is_current() -> None:
     assert doc == module.table(), (
         "regenerate: python benchmarks/corpus_feeds.py > docs/corpus-feeds.md"
     )
+
+
+def test_a_title_that_looks_like_a_whole_html_document_stays_text() -> None:
+    """lxml asserts on a fragment that opens a document; that must not escape the parser."""
+    body = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
+    <item><title>&lt;html&gt;</title><link>https://a.example/1</link>
+    <description>&lt;!doctype html&gt;&lt;p&gt;Body&lt;/p&gt;</description></item>
+    <item><title>Fine</title><link>https://a.example/2</link></item>
+    </channel></rss>"""
+    parsed = parse_feed(body, "https://a.example/rss", NOW)
+    assert [e.link for e in parsed.entries] == ["https://a.example/1", "https://a.example/2"]

@@ -93,16 +93,24 @@ class Offload:
 
     async def _run(self, what: str, fn: Callable[..., T], *args: Any) -> T:
         executor = self._executor()
-        if executor is None:
-            return await asyncio.to_thread(fn, *args)
         try:
+            if executor is None:
+                return await asyncio.to_thread(fn, *args)
             return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+        except WatcherError:
+            raise
         except BrokenProcessPool as exc:
             # a worker died (killed, out of memory, a crash in C): start afresh next time
+            assert executor is not None
             executor.shutdown(wait=False, cancel_futures=True)
             if self._pool is executor:
                 self._pool = None
             raise WatcherError(f"{what}: a worker process died ({exc})") from exc
+        except Exception as exc:
+            # A bug met on hostile input: that feed's poll fails with it on record (and
+            # retries with backoff) instead of escaping the orchestrator.
+            log.exception("%s failed unexpectedly", what)
+            raise WatcherError(f"{what} failed: {type(exc).__name__}: {exc}") from exc
 
     async def parse(
         self, body: bytes, url: str, now: datetime, headers: Mapping[str, str]

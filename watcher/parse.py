@@ -303,7 +303,9 @@ def html_to_text(value: str) -> str:
         return clean_text(value)
     try:
         root = lxml.html.fragment_fromstring(value, create_parent="div")
-    except (ParserError, ValueError):
+    except (ParserError, ValueError, AssertionError):
+        # lxml asserts on a fragment that starts a whole document ("<html", "<!doctype"):
+        # a hostile or careless title must not escape as anything but text
         return clean_text(value)
     for br in root.iter("br", "p", "div", "li", "h1", "h2", "h3", "h4", "tr"):
         br.tail = "\n" + (br.tail or "")
