@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 
 from sqlalchemy import or_
 from sqlalchemy import select as sa_select
@@ -277,12 +278,15 @@ def _insert_batch(s: Session, items: Sequence[StoryToSave], now: datetime) -> No
     insert_rows(conn, stories, [*fields, "id", "cluster_id", "signature"], rows)
     band_table = StoryBand.__table__  # type: ignore[attr-defined]
     seen = bind(conn, band_table.c.seen_at, now)
-    bands = [
-        (sid, k, seen)
-        for sid, item in zip(ids, items, strict=True)
-        if item.fingerprint is not None
-        for k in item.fingerprint.bands
-    ]
+    bands = sorted(  # in key order: index pages are visited once each, not at random
+        (
+            (sid, k, seen)
+            for sid, item in zip(ids, items, strict=True)
+            if item.fingerprint is not None
+            for k in item.fingerprint.bands
+        ),
+        key=itemgetter(1),
+    )
     insert_rows(conn, band_table, ["story_id", "band_key", "seen_at"], bands, bound=True)
     alone = ClusterInfo(cluster_id=None)
     for sid, item in zip(ids, items, strict=True):
