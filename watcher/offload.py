@@ -35,6 +35,7 @@ log = logging.getLogger("watcher.offload")
 
 T = TypeVar("T")
 
+AUTO_WORKERS_MAX = 4
 _RULES: RuleSet | None = None  # a worker's compiled rule set
 
 
@@ -61,7 +62,9 @@ class Offload:
     def for_config(cls, config: Config, rules: RuleSet) -> Offload:
         workers = config.polling.workers
         if workers is None:
-            workers = os.cpu_count() or 1
+            # The database writer, in the daemon's own process, saturates before two workers
+            # do (bench_polling), and each worker holds ~130 MB of parsers and models.
+            workers = min(os.cpu_count() or 1, AUTO_WORKERS_MAX)
         return cls(rules, [r.spec for r in config.rules], config.term_lists, workers)
 
     def __init__(

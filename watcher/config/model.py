@@ -26,7 +26,7 @@ class PollingConfig:
     timeout: float = 30.0  # total deadline per request, not per read
     max_bytes: int = 10 * 1024 * 1024  # decoded bytes per response
     concurrency: int = 20
-    workers: int | None = None  # processes for parsing and matching; None = one per CPU core
+    workers: int | None = None  # processes for parsing and matching; None = one per core, max 4
     per_host: int = 2
     user_agent: str = ""  # "" = watcher/<version> (+project URL)
     host_gap: float = 0.25  # seconds between the starts of two requests to one host
