@@ -64,7 +64,7 @@ class Vitals:
         )
 
     def after(self, update: FeedUpdate) -> Vitals:
-        """As `apply_update` would leave them."""
+        """As `state_changes` would leave them."""
         if update.error is not None:
             return replace(
                 self,

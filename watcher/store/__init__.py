@@ -11,7 +11,7 @@ from watcher.store.matches import (
     matched_pairs,
 )
 from watcher.store.outbox import Claimed, DeliveryInfo, OutboxAlert
-from watcher.store.stories import Known, StoryToSave, known, save_poll
+from watcher.store.stories import Known, StoryToSave, save_poll
 
 __all__ = [
     "Claimed",
@@ -28,7 +28,6 @@ __all__ = [
     "due_feeds",
     "feed_state",
     "iter_stories",
-    "known",
     "list_matches",
     "matched_pairs",
     "save_poll",

@@ -164,12 +164,6 @@ def all_feed_states(store: Store) -> list[FeedState]:
         return list(s.exec(select(FeedState).order_by(col(FeedState.name))).all())
 
 
-def apply_update(row: FeedState, update: FeedUpdate) -> None:
-    """The feed's state after a poll, on a model object (tests, one-off writers)."""
-    for name, value in state_changes(row, update).items():
-        setattr(row, name, value)
-
-
 def write_states(s: Session, changes: Sequence[tuple[str, dict[str, Any]]]) -> None:
     """Each (feed name, state_changes) as UPDATEs, one executemany per set of changed columns:
     a cycle of 304s changes the same four columns of every feed."""

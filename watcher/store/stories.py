@@ -10,10 +10,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from operator import itemgetter
 
 from sqlalchemy import or_
 from sqlalchemy import select as sa_select
@@ -25,15 +24,14 @@ from watcher.cluster import Fingerprint, pack
 from watcher.errors import StoreError
 from watcher.prepare import NewStory
 from watcher.rules import RuleMatch
-from watcher.store.clusters import ClusterInfo, ClusterKeys, Nearby, find_cluster, index_story
-from watcher.store.db import Store, bind, insert_rows
+from watcher.store.clusters import ClusterInfo, ClusterKeys, Nearby, find_cluster, index_stories
+from watcher.store.db import Store, insert_rows
 from watcher.store.feeds import FeedUpdate, state_changes, write_states
 from watcher.store.outbox import OutboxAlert, add_alert
 from watcher.store.tables import (
     AlertRow,
     FeedState,
     MatchRow,
-    StoryBand,
     StoryRow,
     StoryUpdate,
 )
@@ -74,17 +72,11 @@ class KnownAsk:
     hashes: tuple[str, ...]
 
 
-def known(
-    store: Store, feed: str, keys: Iterable[str], urls: Iterable[str], hashes: Iterable[str]
-) -> Known:
-    """Which of these identities this feed already stored: its key, canonical link or content
-    hash (a GUID that churns on every fetch does not make a story new). The same story from
-    another feed is new here and joins that story's cluster instead (store.clusters)."""
-    return known_many(store, [KnownAsk(feed, tuple(keys), tuple(urls), tuple(hashes))])[0]
-
-
 def known_many(store: Store, asks: Sequence[KnownAsk]) -> list[Known]:
-    """`known` for several polls in one read transaction (polls that finish together)."""
+    """For each poll, which of its identities its feed already stored: key, canonical link or
+    content hash (a GUID that churns on every fetch does not make a story new). The same story
+    from another feed is new there and joins that story's cluster instead (store.clusters).
+    One read transaction for the polls that finish together."""
     with store.read() as s:
         return [_known(s, ask) for ask in asks]
 
@@ -276,18 +268,9 @@ def _insert_batch(s: Session, items: Sequence[StoryToSave], now: datetime) -> No
     ]
     stories = StoryRow.__table__  # type: ignore[attr-defined]
     insert_rows(conn, stories, [*fields, "id", "cluster_id", "signature"], rows)
-    band_table = StoryBand.__table__  # type: ignore[attr-defined]
-    seen = bind(conn, band_table.c.seen_at, now)
-    bands = sorted(  # in key order: index pages are visited once each, not at random
-        (
-            (sid, k, seen)
-            for sid, item in zip(ids, items, strict=True)
-            if item.fingerprint is not None
-            for k in item.fingerprint.bands
-        ),
-        key=itemgetter(1),
+    index_stories(
+        conn, [(sid, item.fingerprint) for sid, item in zip(ids, items, strict=True)], now
     )
-    insert_rows(conn, band_table, ["story_id", "band_key", "seen_at"], bands, bound=True)
     alone = ClusterInfo(cluster_id=None)
     for sid, item in zip(ids, items, strict=True):
         for m in item.matches:
@@ -348,7 +331,7 @@ def _save_story(s: Session, feed: str, item: StoryToSave, now: datetime) -> None
     if story.cluster_id is None:
         story.cluster_id = story.id
         s.add(story)
-    index_story(s, story.id, item.fingerprint, now)
+    index_stories(s.connection(), [(story.id, item.fingerprint)], now)
     for m in item.matches:
         s.add(_match_row(story.id, m, now))
     alerts = item.alerts(info) if callable(item.alerts) else item.alerts
