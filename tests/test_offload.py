@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, ROOT
 from watcher.errors import WatcherError
 from watcher.offload import Offload
 from watcher.parse import Entry
@@ -85,9 +86,9 @@ def test_a_dead_worker_fails_one_call_and_the_next_call_works() -> None:
     assert [m.rule for m in again[0].matches] == ["caucasus"]
 
 
-def test_workers_zero_runs_in_threads(tmp_path: Path) -> None:
+def test_workers_zero_runs_in_threads() -> None:
     off = offload(0)
-    assert off._executor() is None
+    assert asyncio.run(off._executor()) is None
     off.close()
 
 
@@ -103,3 +104,44 @@ def test_an_unexpected_exception_in_a_stage_becomes_that_poll_s_error() -> None:
 
     for workers in (0, 1):
         assert asyncio.run(run(workers)).startswith("parsing failed: ValueError: invalid literal")
+
+
+LAG_PROBE = """
+import asyncio, time
+from datetime import UTC, datetime
+from watcher.offload import Offload
+from watcher.rules import RuleSet
+
+async def main():
+    off = Offload(RuleSet.compile([], {}), [], {}, 2)
+    worst, last, done = 0.0, time.monotonic(), False
+
+    async def ticker():
+        nonlocal worst, last
+        while not done:
+            await asyncio.sleep(0.01)
+            now = time.monotonic()
+            worst, last = max(worst, now - last), now
+
+    tick = asyncio.create_task(ticker())
+    await asyncio.sleep(0.05)
+    body = b"<rss version='2.0'><channel><title>t</title><item><title>a</title></item></channel></rss>"
+    await off.parse(body, "https://example.org/", datetime.now(UTC), {})
+    done = True
+    await tick
+    off.close()
+    print(worst)
+
+asyncio.run(main())
+"""
+
+
+def test_starting_the_workers_does_not_stall_the_event_loop() -> None:
+    """The fork server imports the parsers and models before it forks a worker (a second or
+    more); on the event loop's thread, that stall would run in-flight requests past their
+    deadlines. A fresh interpreter, so the fork server really starts."""
+    out = subprocess.run(
+        [sys.executable, "-c", LAG_PROBE], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+    assert out.returncode == 0, out.stderr
+    assert float(out.stdout.strip()) < 0.3, out.stdout

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 
 from watcher.config import Config
@@ -79,24 +80,36 @@ class Offload:
         self._term_lists = {k: tuple(v) for k, v in term_lists.items()}
         self._workers = workers
         self._pool: ProcessPoolExecutor | None = None
+        self._starting = asyncio.Lock()
 
-    def _executor(self) -> Executor | None:
+    async def _executor(self) -> Executor | None:
         if self._workers <= 0:
             return None
-        if self._pool is None:
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["watcher.offload"])
-            self._pool = ProcessPoolExecutor(
-                self._workers,
-                mp_context=context,
-                initializer=_init_worker,
-                initargs=(self._specs, self._term_lists),
-            )
+        async with self._starting:
+            if self._pool is None:
+                self._pool = await asyncio.to_thread(self._start_pool)
         return self._pool
 
+    def _start_pool(self) -> ProcessPoolExecutor:
+        """Off the event loop, and every worker up before the first task: the fork server
+        imports the parsers and models before it forks (half a second idle, seconds under
+        load), and a stalled loop runs in-flight requests past their deadlines."""
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["watcher.offload"])
+        pool = ProcessPoolExecutor(
+            self._workers,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(self._specs, self._term_lists),
+        )
+        for started in [pool.submit(int) for _ in range(self._workers)]:
+            started.result()  # each submit beyond the idle workers spawns one
+        return pool
+
     async def _run(self, what: str, fn: Callable[..., T], *args: Any) -> T:
-        executor = self._executor()
+        executor = None
         try:
+            executor = await self._executor()
             if executor is None:
                 return await asyncio.to_thread(fn, *args)
             return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
@@ -104,10 +117,10 @@ class Offload:
             raise
         except BrokenProcessPool as exc:
             # a worker died (killed, out of memory, a crash in C): start afresh next time
-            assert executor is not None
-            executor.shutdown(wait=False, cancel_futures=True)
-            if self._pool is executor:
-                self._pool = None
+            if executor is not None:
+                executor.shutdown(wait=False, cancel_futures=True)
+                if self._pool is executor:
+                    self._pool = None
             raise WatcherError(f"{what}: a worker process died ({exc})") from exc
         except Exception as exc:
             # A bug met on hostile input: that feed's poll fails with it on record (and
@@ -128,9 +141,9 @@ class Offload:
     ) -> list[Prepared]:
         if not items:
             return []
-        if self._workers <= 0:
-            return await asyncio.to_thread(prepare_stories, self.rules, source, items, now)
-        return await self._run("preparing stories", _prepare_in_worker, source, list(items), now)
+        # in threads the rules are ours; a worker process has its own compiled copy
+        prepare = partial(prepare_stories, self.rules) if self._workers <= 0 else _prepare_in_worker
+        return await self._run("preparing stories", prepare, source, list(items), now)
 
     def close(self, wait: bool = True) -> None:
         """Stop the workers; with wait=False, work already handed to them still completes."""
