@@ -114,6 +114,7 @@ class FeedServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                self.counted = True
                 with lock:
                     server.in_flight += 1
                     server.peak_in_flight = max(server.peak_in_flight, server.in_flight)
@@ -122,6 +123,18 @@ class FeedServer:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (deadline, size cap): that is the point
                 finally:
+                    self._answered()
+
+            def send_response(self, code: int, message: str | None = None) -> None:
+                self._answered()
+                super().send_response(code, message)
+
+            def _answered(self) -> None:
+                """A request stops counting as in flight when its answer starts: the client
+                may read all of it and send its next request before this thread runs again,
+                which is no excess of concurrency on the client's side."""
+                if self.counted:
+                    self.counted = False
                     with lock:
                         server.in_flight -= 1
 
