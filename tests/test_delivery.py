@@ -179,7 +179,7 @@ def test_dead_after_max_attempts_then_retry_command(
     )
     receiver.fail_with = None
     assert deliver(store, config, clock) == (1, 0)
-    assert retry(store, clock(), all_dead=True) == 0  # a sent delivery is never requeued
+    assert retry(store, all_dead=True) == 0  # a sent delivery is never requeued
 
 
 def test_quiet_hours_hold_alerts_and_high_priority_bypasses(

@@ -396,7 +396,7 @@ def test_cli_json_output(wires: Store, database_url: str, tmp_path: Path) -> Non
 
 def test_cli_text_output_and_filters(wires: Store, database_url: str, tmp_path: Path) -> None:
     config = _config(tmp_path, database_url)
-    done = run_watcher("search", "-c", str(config), "Karabakh", "--feed", "apa", "--since", "3650d")
+    done = run_watcher("search", "-c", str(config), "Karabakh", "--feed", "apa")
     assert done.returncode == 0, done.stderr
     assert "[apa]  Football results" in done.stdout
     assert "body: Qarabağ beat Neftçi 2-0 in the «Karabakh» derby." in done.stdout

@@ -400,7 +400,6 @@ def cmd_notify_test(args: argparse.Namespace) -> int:
 
 
 def cmd_deliveries(args: argparse.Namespace) -> int:
-    from watcher.scheduler import utcnow
     from watcher.store import Store
     from watcher.store.outbox import list_deliveries, retry
 
@@ -412,7 +411,7 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
             if not args.ids and not args.all_dead:
                 print("deliveries retry: give delivery IDs or --all-dead", file=sys.stderr)
                 return EXIT_CONFIG
-            n = retry(store, utcnow(), args.ids, args.all_dead)
+            n = retry(store, args.ids, args.all_dead)
             print(f"{n} deliver{'y' if n == 1 else 'ies'} requeued")
             return EXIT_OK
         status = "pending" if args.status == "failed" else args.status

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, update
@@ -282,8 +282,16 @@ def list_deliveries(
     ]
 
 
-def retry(store: Store, now: datetime, ids: Sequence[int] = (), all_dead: bool = False) -> int:
-    """Put dead (or failed) deliveries back in the queue; never one that was sent."""
+REQUEUED_DUE_AT = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def retry(store: Store, ids: Sequence[int] = (), all_dead: bool = False) -> int:
+    """Put dead (or failed) deliveries back in the queue; never one that was sent.
+
+    A requeued delivery is due at once for whichever clock the sender keeps: stamping this
+    process's time would leave it waiting on a sender whose clock runs behind (a test's fixed
+    clock, or another host's), so it gets a due time before any real send.
+    """
     cond = col(DeliveryRow.status) == "dead" if all_dead else col(DeliveryRow.id).in_(list(ids))
     with store.write() as s:
         result = s.execute(
@@ -292,7 +300,7 @@ def retry(store: Store, now: datetime, ids: Sequence[int] = (), all_dead: bool =
             .values(
                 status="pending",
                 attempts=0,
-                next_attempt_at=now,
+                next_attempt_at=REQUEUED_DUE_AT,
                 lease_owner=None,
                 lease_until=None,
             )
