@@ -1,7 +1,7 @@
-"""Near-duplicate clustering (watcher.cluster) on ../shared/corpus/pages: false merges, recall on
-lightly edited copies, LSH candidate recall, and cost, over a few candidate settings.
+"""Near-duplicate clustering (watcher.neardup) on ../shared/corpus/pages: false merges,
+recall on lightly edited copies, LSH candidate recall, and cost, over a few candidate settings.
 
-Every page is extracted once with watcher.extract.extract_article. The readability
+Every page is extracted once with watcher.ingest.extract.extract_article. The readability
 `*.expected.html` files are that corpus's truth copies of other pages (the same article), so
 they are left out of the false-merge pairs and reported as real reprints instead.
 
@@ -33,9 +33,9 @@ from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from watcher import cluster
-from watcher.cluster import Fingerprint, Scheme
-from watcher.extract import extract_article
+from watcher import neardup as cluster
+from watcher.ingest.extract import extract_article
+from watcher.neardup import Fingerprint, Scheme
 from watcher.rules.normalise import word_spans
 
 PAGES = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "pages"
@@ -327,7 +327,7 @@ def costs(docs: list[Doc]) -> None:
         f"   ({len(packed)} bytes per signature)"
     )
     print(f"    from_signature   {median_us(partial(cluster.from_signature, sig), 2000):8.1f} µs")
-    for module in ("watcher.cluster", "datasketch"):
+    for module in ("watcher.neardup", "datasketch"):
         cmd = [sys.executable, "-c", f"import {module}"]
         run = partial(subprocess.run, cmd, check=False, capture_output=True)
         print(f"    fresh interpreter importing {module}: {median_us(run, 3) / 1000:.0f} ms")
@@ -344,7 +344,7 @@ def costs(docs: list[Doc]) -> None:
     own = [median_us(partial(cluster._minhash, s, cluster.PERMUTATIONS), 5) for s in shingles]
     lib = [median_us(partial(ds, s), 5) for s in shingles]
     print(
-        f"    minhash step only: watcher.cluster {statistics.median(own):.1f} µs,"
+        f"    minhash step only: watcher.neardup {statistics.median(own):.1f} µs,"
         f" datasketch 2.x affine32 {statistics.median(lib):.1f} µs"
     )
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import trafilatura
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from watcher.extract import extract_article
+from watcher.ingest.extract import extract_article
 
 PAGES = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "pages"
 DECOY_TERMS = re.compile(r"Karabakh|Ղարաբաղ|Արցախ|Artsakh|Փաշինյան|Pashinyan", re.I)

@@ -35,10 +35,10 @@ import py3langid
 import pycld2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from watcher import extract
 from watcher.errors import ParseError
-from watcher.extract import detect_language, extract_article
-from watcher.parse import parse_feed
+from watcher.ingest import extract
+from watcher.ingest.extract import detect_language, extract_article
+from watcher.ingest.parse import parse_feed
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
 NOW = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)

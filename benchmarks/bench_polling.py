@@ -214,8 +214,8 @@ def descendants_peak_rss_kb() -> int:
 
 def watcher_cycles(urls: list[str], workers: str) -> dict[str, Any]:
     from watcher.config import parse_config
-    from watcher.fetch import Fetcher
-    from watcher.offload import Offload
+    from watcher.ingest.fetch import Fetcher
+    from watcher.ingest.workers import WorkerPool
     from watcher.pipeline import Context, fetch_limits, poll_feed
     from watcher.rules import RuleSet
     from watcher.store import Store, sync_feeds
@@ -234,7 +234,7 @@ def watcher_cycles(urls: list[str], workers: str) -> dict[str, Any]:
     store.create_schema()
     rules = RuleSet.compile([r.spec for r in config.rules], config.term_lists)
     sync_feeds(store, config.feeds, datetime.now(UTC), config.polling.interval)
-    offload = Offload.for_config(config, rules)
+    offload = WorkerPool.for_config(config, rules)
     results: list[dict[str, Any]] = []
     rss: dict[str, int] = {}
 

@@ -26,14 +26,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import text
 from sqlmodel import Session
 
-from watcher.cluster import fingerprint
 from watcher.config import FeedConfig
-from watcher.extract import extract_article
+from watcher.ingest.extract import extract_article
+from watcher.model import NewStory
+from watcher.neardup import fingerprint
 from watcher.rules import RuleSet, RuleSpec, normalise_text
 from watcher.rules.model import Document
-from watcher.store import NewStory, Store, StoryToSave, save_poll, sync_feeds
+from watcher.store import Store, sync_feeds
 from watcher.store.feeds import FeedUpdate
 from watcher.store.stats import db_stats
+from watcher.store.stories import StoryToSave, save_poll
 from watcher.store.tables import StoryRow
 
 PAGES = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "pages"

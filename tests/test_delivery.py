@@ -15,12 +15,15 @@ import pytest
 
 from tests.conftest import Receiver, run_watcher
 from watcher.config import Config, QuietHours, parse_config
-from watcher.notify import build_alerts, deliver_due, send_digests
+from watcher.model import NewStory
+from watcher.notify.alerts import build_alerts
 from watcher.notify.policy import digest_due, quiet_until, rate_wait, retry_at
+from watcher.notify.sender import deliver_due, send_digests
 from watcher.rules import Document, RuleSet
-from watcher.store import NewStory, Store, StoryToSave, save_poll, sync_feeds
+from watcher.store import Store, sync_feeds
 from watcher.store.feeds import FeedUpdate
 from watcher.store.outbox import counts, list_deliveries, retry
+from watcher.store.stories import StoryToSave, save_poll
 
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 BOT_TOKEN = "123456789:AAEexampleTOKENabcdefghijklmnopqrstu"

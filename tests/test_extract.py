@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CORPUS
-from watcher.extract import detect_language, extract_article
+from watcher.ingest.extract import detect_language, extract_article
 
 PAGES = CORPUS / "pages"
 KEYWORDS = re.compile(r"Karabakh|Ղարաբաղ|Արցախ|Artsakh|Փաշինյան|Pashinyan|Ալիև", re.I)

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import FeedServer, Route
 from watcher.errors import BlockedAddressError, FetchError
-from watcher.fetch import Fetcher, FetchLimits, Response, is_blocked_address
+from watcher.ingest.fetch import Fetcher, FetchLimits, Response, is_blocked_address
 
 OPEN = FetchLimits(timeout=3, max_bytes=100_000, allow_private_addresses=True)
 
@@ -115,7 +115,7 @@ def test_guard_applies_on_every_redirect_hop(
     feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Pretend 127.0.0.1 is public so the first hop is allowed; the redirect target is not.
-    monkeypatch.setattr("watcher.fetch.is_blocked_address", lambda ip: ip != "127.0.0.1")
+    monkeypatch.setattr("watcher.ingest.fetch.is_blocked_address", lambda ip: ip != "127.0.0.1")
     feed_server.add("/ok", "fine")
     assert get(feed_server.url("/ok"), FetchLimits(timeout=3)).body == b"fine"
     feed_server.routes["/r"] = Route(b"", 302, {"Location": "http://127.0.0.2:9/admin"})

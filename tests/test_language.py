@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from watcher.extract import _cld2, _iso639_1, detect_language
+from watcher.ingest.extract import _cld2, _iso639_1, detect_language
 
 TITLES = [
     ("en", "Armenia and Azerbaijan agree to convene border commission"),

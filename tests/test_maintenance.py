@@ -8,11 +8,13 @@ from pathlib import Path
 from sqlalchemy import func
 from sqlmodel import select
 
-from watcher.cluster import fingerprint
 from watcher.config import parse_config
-from watcher.scheduler import maintain
-from watcher.store import NewStory, Store, StoryToSave, save_poll, sync_feeds
+from watcher.daemon.scheduler import maintain
+from watcher.model import NewStory
+from watcher.neardup import fingerprint
+from watcher.store import Store, sync_feeds
 from watcher.store.feeds import FeedUpdate
+from watcher.store.stories import StoryToSave, save_poll
 from watcher.store.tables import StoryBand, StoryRow
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

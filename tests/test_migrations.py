@@ -72,7 +72,7 @@ def test_upgrade_from_revision_1_keeps_data_and_indexes_it(
     still there, and the search index added by migration 2 covers the old stories."""
     from sqlalchemy import text
 
-    from watcher.search import compile_search
+    from watcher.rules.fulltext import compile_search
     from watcher.store.search import search
 
     store = Store(empty_database_url)

@@ -9,8 +9,8 @@ import yaml
 
 from tests.conftest import run_watcher
 from watcher.config import parse_config
+from watcher.config.opml import parse_opml
 from watcher.errors import ConfigError, ParseError
-from watcher.opml import parse_opml
 
 OPML = b"""<?xml version="1.0" encoding="UTF-8"?>
 <opml version="2.0"><head><title>Caucasus</title></head><body>

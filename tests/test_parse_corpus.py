@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import CORPUS, ROOT
 from watcher.errors import ParseError
-from watcher.parse import parse_feed
+from watcher.ingest.parse import parse_feed
 
 FEEDS = sorted((CORPUS / "feeds").glob("*")) if (CORPUS / "feeds").is_dir() else []
 NOW = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)

@@ -30,7 +30,7 @@ if __name__ == "__main__":
 
 from tests.conftest import CORPUS
 from watcher.errors import ParseError
-from watcher.parse import Entry, ParsedFeed, parse_feed
+from watcher.ingest.parse import Entry, ParsedFeed, parse_feed
 
 FEEDS = sorted((CORPUS / "feeds").glob("*")) if (CORPUS / "feeds").is_dir() else []
 NOW = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)

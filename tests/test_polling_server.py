@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 
 from tests.conftest import FeedServer, Receiver, Route
-from watcher import offload
 from watcher.config import Config, parse_config
-from watcher.fetch import Fetcher, FetchLimits
-from watcher.health import deliver_health
-from watcher.offload import Offload
+from watcher.daemon.health import deliver_health
+from watcher.daemon.scheduler import run_once
+from watcher.ingest import workers as offload
+from watcher.ingest.fetch import Fetcher, FetchLimits
+from watcher.ingest.workers import WorkerPool
 from watcher.pipeline import Context, PollReport, fetch_limits, poll_feed
 from watcher.rules import RuleSet
-from watcher.scheduler import run_once
 from watcher.store import Store, due_feeds, feed_state, sync_feeds
 from watcher.store.tables import FeedState, HealthAlertRow
 
@@ -89,7 +89,7 @@ class Poller:
                     fetcher=fetcher,
                     rules=rules,
                     clock=lambda: self.now,
-                    offload=Offload(rules, [], {}, workers=0),
+                    pool=WorkerPool(rules, [], {}, workers=0),
                 )
                 feed = self.config.feed(name)
                 assert feed is not None
@@ -309,7 +309,7 @@ def test_requests_to_one_host_are_spaced(monkeypatch: pytest.MonkeyPatch) -> Non
         await real_sleep(0)
 
     async def go() -> None:
-        monkeypatch.setattr("watcher.fetch.asyncio.sleep", fake_sleep)
+        monkeypatch.setattr("watcher.ingest.fetch.asyncio.sleep", fake_sleep)
         fetcher = Fetcher(FetchLimits(host_gap=1.0))
         await asyncio.gather(*(fetcher._hosts.pace("a.example:") for _ in range(3)))
         await fetcher._hosts.pace("b.example:")

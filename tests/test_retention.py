@@ -15,10 +15,10 @@ from sqlmodel import select
 from tests.conftest import run_watcher
 from watcher.config import parse_config
 from watcher.config.model import RetentionConfig
+from watcher.daemon.retention import cutoffs, prune
 from watcher.errors import ConfigError
-from watcher.retention import cutoffs, prune
 from watcher.rules import normalise_text
-from watcher.search import compile_search
+from watcher.rules.fulltext import compile_search
 from watcher.store import Store
 from watcher.store.search import search
 from watcher.store.stats import db_stats, human_bytes, render_stats

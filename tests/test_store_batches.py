@@ -13,14 +13,14 @@ import pytest
 from sqlmodel import select
 
 from watcher.config import Config, parse_config
-from watcher.notify import cluster_alerts
-from watcher.parse import Entry
-from watcher.prepare import Source, prepare_story
+from watcher.ingest.parse import Entry
+from watcher.ingest.prepare import Source, prepare_story
+from watcher.notify.alerts import cluster_alerts
 from watcher.rules import RuleSet
-from watcher.store import Store, StoryToSave, save_poll, sync_feeds
+from watcher.store import Store, sync_feeds
 from watcher.store.clusters import ClusterInfo
 from watcher.store.feeds import FeedUpdate, feed_state
-from watcher.store.stories import PollToSave, save_polls
+from watcher.store.stories import PollToSave, StoryToSave, save_poll, save_polls
 from watcher.store.tables import AlertRow, MatchRow, StoryBand, StoryRow
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -15,27 +15,15 @@ import logging
 import random
 import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
-from watcher.batch import Coalescer
+from watcher.clock import Clock
 from watcher.config import Config, FeedConfig, format_duration
-from watcher.dedup import (
-    canonical_url,
-    content_hash,
-    headline_changed,
-    identity_key,
-    strip_tracking,
-)
-from watcher.errors import FetchError, StoreError, WatcherError
-from watcher.fetch import Fetcher, FetchLimits, status_error
-from watcher.health import changes_health, record_health
-from watcher.notify import build_alerts, cluster_alerts
-from watcher.offload import Offload
-from watcher.parse import Entry, ParsedFeed
-from watcher.polling import (
+from watcher.daemon.health import changes_health, record_health
+from watcher.daemon.policy import (
     DISABLING_STATUSES,
     RETRY_AFTER_STATUSES,
     adaptive_interval,
@@ -50,18 +38,28 @@ from watcher.polling import (
     track_move,
     update_rate,
 )
-from watcher.prepare import Prepared, Source
-from watcher.rules import Document, RuleSet, normalise_text
-from watcher.store import (
-    FeedUpdate,
-    Store,
-    StoryToSave,
+from watcher.errors import FetchError, StoreError, WatcherError
+from watcher.ingest.dedup import (
+    canonical_url,
+    content_hash,
+    headline_changed,
+    identity_key,
+    strip_tracking,
 )
+from watcher.ingest.fetch import Fetcher, FetchLimits, status_error
+from watcher.ingest.parse import Entry, ParsedFeed
+from watcher.ingest.prepare import Prepared, Source
+from watcher.ingest.workers import WorkerPool
+from watcher.notify.alerts import build_alerts, cluster_alerts
+from watcher.rules import Document, RuleSet, normalise_text
+from watcher.store import FeedUpdate, Store
+from watcher.store.coalesce import Coalescer
 from watcher.store.feeds import feed_states
 from watcher.store.stories import (
     Known,
     KnownAsk,
     PollToSave,
+    StoryToSave,
     UpdateToSave,
     known_many,
     save_polls,
@@ -81,8 +79,6 @@ PAGE_FETCHES_PER_FEED = 4
 STATE_WRITE_WINDOW = 0.01  # seconds; poll outcomes arriving within it share one transaction
 POLLS_PER_TRANSACTION = 100  # bounds how long one write transaction holds the database
 
-Clock = Callable[[], datetime]
-
 
 @dataclass(frozen=True)
 class PollReport:
@@ -101,7 +97,7 @@ class Context:
     fetcher: Fetcher
     rules: RuleSet
     clock: Clock
-    offload: Offload  # where parsing, extraction and matching run (worker processes)
+    pool: WorkerPool  # where parsing, extraction and matching run (worker processes)
 
 
 def fetch_limits(config: Config) -> FetchLimits:
@@ -225,7 +221,7 @@ async def _poll(ctx: Context, feed: FeedConfig, state: FeedState) -> PollReport:
         update = _schedule(ctx, feed, state, update, 0, None, max_age)
         await _save(ctx, feed, state, update)
         return PollReport(feed.name, "unchanged")
-    parsed = await ctx.offload.parse(resp.body, resp.url, now, resp.headers)
+    parsed = await ctx.pool.parse(resp.body, resp.url, now, resp.headers)
     fresh, changed = await _new_entries(ctx, feed, parsed.entries)
     items = await _build(ctx, feed, fresh, now)
     updates = await _updates(ctx, feed, changed, now)
@@ -444,7 +440,7 @@ async def _build(
 
     texts = await asyncio.gather(*(text(e) for e in entries))
     items = [(e, body, origin) for e, (body, origin) in zip(entries, texts, strict=True)]
-    prepared = await ctx.offload.prepare(Source(feed.name, feed.tags), items, now)
+    prepared = await ctx.pool.prepare(Source(feed.name, feed.tags), items, now)
     return [_story_to_save(ctx, p, now) for p in prepared]
 
 
@@ -461,7 +457,7 @@ async def _article_text(ctx: Context, feed: FeedConfig, entry: Entry) -> tuple[s
     except FetchError as exc:
         log.debug("page feed=%s url=%s not fetched: %s; using the feed's text", feed.name, url, exc)
         return fallback, "feed"
-    extracted = await ctx.offload.extract(page.body, page.url)
+    extracted = await ctx.pool.extract(page.body, page.url)
     if extracted is None:
         return fallback, "feed"
     return extracted.text, "page"

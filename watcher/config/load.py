@@ -31,11 +31,11 @@ from watcher.config.model import (
     RuleConfig,
     Template,
 )
+from watcher.config.opml import parse_opml
 from watcher.config.source import Path, Source, dotted, load_source
 from watcher.errors import ConfigError, ParseError, Problem
-from watcher.opml import parse_opml
+from watcher.notify.templates import template_environment
 from watcher.rules import RuleSpec, validate_rules
-from watcher.templates import template_environment
 
 T = TypeVar("T")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-from watcher.store import tables  # noqa: F401  (registers the tables on the metadata)
+from watcher.store import tables  # noqa: F401  registers the tables on the metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:

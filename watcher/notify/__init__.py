@@ -1,13 +1,7 @@
-"""Alerts: which alerts a match produces, when they may go, and their delivery through apprise."""
+"""Alerts: which alerts a match produces (`alerts`), what they say (`templates`), when they may
+go (`policy`), and their delivery through apprise (`sender`), with secrets kept out of sight
+(`masking`).
 
-from watcher.notify.alerts import build_alerts, cluster_alerts
-from watcher.notify.sender import deliver_due, message_for, send_digests, send_one
-
-__all__ = [
-    "build_alerts",
-    "cluster_alerts",
-    "deliver_due",
-    "message_for",
-    "send_digests",
-    "send_one",
-]
+The package top level imports nothing: the config validates user templates with `templates`,
+and must not pull in apprise or the store to do so.
+"""

@@ -7,10 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from watcher.config import Config
+from watcher.notify.templates import alert_context, render
 from watcher.rules import RuleMatch
 from watcher.store import OutboxAlert
 from watcher.store.clusters import ClusterInfo
-from watcher.templates import alert_context, render
 
 
 def build_alerts(

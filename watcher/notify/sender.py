@@ -19,6 +19,7 @@ from itertools import groupby
 import apprise
 from apprise import NotifyFormat
 
+from watcher.clock import Clock
 from watcher.config import Config, NotifierConfig
 from watcher.logs import mask
 from watcher.notify.policy import (
@@ -29,6 +30,7 @@ from watcher.notify.policy import (
     rate_wait,
     retry_at,
 )
+from watcher.notify.templates import TemplateError, fit, render, render_digest
 from watcher.store import Claimed, Store
 from watcher.store.outbox import (
     claim_due,
@@ -40,7 +42,6 @@ from watcher.store.outbox import (
     sent_since,
     set_digest_sent,
 )
-from watcher.templates import TemplateError, fit, render, render_digest
 
 log = logging.getLogger("watcher.notify")
 
@@ -52,8 +53,6 @@ APPRISE_FORMATS = {
     "markdown": NotifyFormat.MARKDOWN,
 }
 OWNER = f"{socket.gethostname()}:{os.getpid()}"
-
-Clock = Callable[[], datetime]
 
 
 async def send_one(url: str, title: str, body: str, fmt: str = "text") -> tuple[bool, str]:

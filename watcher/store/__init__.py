@@ -1,6 +1,11 @@
-"""Storage: SQLModel tables on SQLite (WAL) or PostgreSQL, and the operations the pipeline needs."""
+"""Storage: SQLModel tables on SQLite (WAL) or PostgreSQL, and the operations the pipeline needs.
 
-from watcher.prepare import NewStory
+This package imports nothing from ingest, notify or the daemon. Its top level re-exports only the
+light read side, so read-only commands that open the database load no write-path code (the
+write path, `store.stories` and `store.clusters`, needs numpy for fingerprints): the pipeline
+imports those modules by name.
+"""
+
 from watcher.store.db import Store
 from watcher.store.feeds import FeedUpdate, all_feed_states, due_feeds, feed_state, sync_feeds
 from watcher.store.matches import (
@@ -11,25 +16,20 @@ from watcher.store.matches import (
     matched_pairs,
 )
 from watcher.store.outbox import Claimed, DeliveryInfo, OutboxAlert
-from watcher.store.stories import Known, StoryToSave, save_poll
 
 __all__ = [
     "Claimed",
     "DeliveryInfo",
     "FeedUpdate",
-    "Known",
-    "NewStory",
     "OutboxAlert",
     "Store",
     "StoredMatch",
     "StoredStory",
-    "StoryToSave",
     "all_feed_states",
     "due_feeds",
     "feed_state",
     "iter_stories",
     "list_matches",
     "matched_pairs",
-    "save_poll",
     "sync_feeds",
 ]

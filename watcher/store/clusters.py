@@ -2,8 +2,8 @@
 
 A new story joins the cluster of an earlier one (within the window) that has the same canonical
 link, the same normalised title, or a near-duplicate text (a shared LSH band key confirmed by
-`watcher.cluster.same_story`). Everything runs inside the poll's write transaction, so two
-processes storing the same story at once still end up in one cluster.
+`watcher.neardup.same_story`). Everything runs inside the poll's write transaction,
+so two processes storing the same story at once still end up in one cluster.
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from sqlalchemy import BigInteger, Column, delete, func, or_, text
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
-from watcher.cluster import Fingerprint, same_story, unpack
+from watcher.neardup import Fingerprint, same_story, unpack
 from watcher.store.db import Store, bind, insert_rows
+from watcher.store.matches import MAX_SOURCES
 from watcher.store.tables import AlertRow, MatchRow, StoryBand, StoryRow
 
 WINDOW = timedelta(hours=72)
 MAX_CANDIDATES = 20  # stories compared with a new one, those sharing most band keys first
-MAX_SOURCES = 100  # feeds named per cluster
 T = TypeVar("T", str, int)
 
 
@@ -210,23 +210,6 @@ def index_stories(
         key=itemgetter(1),
     )
     insert_rows(conn, table, ["story_id", "band_key", "seen_at"], rows, bound=True)
-
-
-def sources_of(s: Session, cluster_ids: list[int]) -> dict[int, list[str]]:
-    """Feeds of each cluster, first seen first (for `watcher matches` and delivery)."""
-    out: dict[int, list[str]] = {}
-    if not cluster_ids:
-        return out
-    rows = s.exec(
-        select(StoryRow.cluster_id, StoryRow.feed, func.min(StoryRow.id).label("first"))
-        .where(col(StoryRow.cluster_id).in_(cluster_ids))
-        .group_by(col(StoryRow.cluster_id), col(StoryRow.feed))
-        .order_by(text("first"))
-    ).all()
-    for cid, feed, _ in rows:
-        if cid is not None and len(out.setdefault(cid, [])) < MAX_SOURCES:
-            out[cid].append(feed)
-    return out
 
 
 def prune_bands(store: Store, now: datetime, batch: int = 5000) -> int:

@@ -19,7 +19,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlmodel import Session, create_engine
 
 from watcher.errors import StoreError
-from watcher.store import tables  # noqa: F401  (registers the tables on the metadata)
+from watcher.store import tables  # noqa: F401  registers the tables on the metadata
 
 _IMMEDIATE = "watcher_immediate"
 

@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
-from sqlmodel import col, select
+from sqlalchemy import func, text
+from sqlmodel import Session, col, select
 
-from watcher.store.clusters import sources_of
 from watcher.store.db import Store
 from watcher.store.tables import MatchRow, StoryRow
+
+MAX_SOURCES = 100  # feeds named per cluster
 
 
 @dataclass(frozen=True)
@@ -125,3 +126,20 @@ def matched_pairs(store: Store, since: datetime | None) -> set[tuple[int, str]]:
         q = q.where(col(StoryRow.first_seen_at) >= since)
     with store.read() as s:
         return {(sid, rule) for sid, rule in s.exec(q).all()}
+
+
+def sources_of(s: Session, cluster_ids: list[int]) -> dict[int, list[str]]:
+    """Feeds of each cluster, first seen first (for `watcher matches` and delivery)."""
+    out: dict[int, list[str]] = {}
+    if not cluster_ids:
+        return out
+    rows = s.exec(
+        select(StoryRow.cluster_id, StoryRow.feed, func.min(StoryRow.id).label("first"))
+        .where(col(StoryRow.cluster_id).in_(cluster_ids))
+        .group_by(col(StoryRow.cluster_id), col(StoryRow.feed))
+        .order_by(text("first"))
+    ).all()
+    for cid, feed, _ in rows:
+        if cid is not None and len(out.setdefault(cid, [])) < MAX_SOURCES:
+            out[cid].append(feed)
+    return out

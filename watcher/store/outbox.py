@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import func, or_, update
 from sqlmodel import Session, col, select
 
-from watcher.store.clusters import sources_of
 from watcher.store.db import Store
+from watcher.store.matches import sources_of
 from watcher.store.tables import AlertRow, DeliveryRow, DigestState, StoryRow
 
 LEASE_SECONDS = 120.0

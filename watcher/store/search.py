@@ -44,11 +44,11 @@ from sqlmodel import col
 
 from watcher.errors import StoreError
 from watcher.rules import Document, normalise_text
-from watcher.search import SearchQuery, SearchResult
+from watcher.rules.fulltext import SearchQuery, SearchResult
 from watcher.store.db import Store
 from watcher.store.tables import StoryRow
 
-log = logging.getLogger("watcher.search")
+log = logging.getLogger("watcher.rules.fulltext")
 
 FTS_TABLE = "stories_fts"
 PG_INDEX = "ix_stories_search"

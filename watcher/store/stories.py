@@ -20,9 +20,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, col, select
 
-from watcher.cluster import Fingerprint, pack
 from watcher.errors import StoreError
-from watcher.prepare import NewStory
+from watcher.model import NewStory
+from watcher.neardup import Fingerprint, pack
 from watcher.rules import RuleMatch
 from watcher.store.clusters import ClusterInfo, ClusterKeys, Nearby, find_cluster, index_stories
 from watcher.store.db import Store, insert_rows

@@ -72,7 +72,7 @@ class StoryRow(SQLModel, table=True):
     # title, summary and body folded as the rule matcher folds them (case, accents, script), so
     # full-text search finds Карабах with "karabakh" exactly as a rule would
     search_text: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
-    # Story clustering (watcher.cluster): the first story of a cluster is its id.
+    # Story clustering (watcher.neardup): the first story of a cluster is its id.
     cluster_id: int | None = Field(default=None, index=True)
     title_key: str = Field(default="", max_length=300, index=True)
     signature: bytes | None = Field(default=None, sa_column=Column(LargeBinary))

@@ -28,7 +28,7 @@ from watcher.store.prune import (
     prune_stories,
 )
 
-log = logging.getLogger("watcher.retention")
+log = logging.getLogger("watcher.daemon.retention")
 
 MAX_BATCHES = 100_000
 """A bound on one run's loop, should a batch ever keep finding rows it cannot delete."""

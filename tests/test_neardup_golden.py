@@ -1,5 +1,5 @@
 """Fingerprints are a stored format: these literals were computed by the code that wrote the
-first stored signatures, so any rewrite of watcher.cluster (for speed, say) must reproduce them
+first stored signatures, so any rewrite of watcher.neardup (for speed, say) must reproduce them
 bit for bit. Cases sit on the edges where a faster path is most likely to differ: empty and
 too-short text, the MIN_SHINGLES and MIN_BODY_SHINGLES thresholds, duplicate shingles, fewer
 words than a shingle, non-Latin scripts, placeholder words, bodies crossing the numpy block
@@ -16,8 +16,8 @@ import struct
 import numpy as np
 import pytest
 
-from watcher import cluster
-from watcher.cluster import Fingerprint, Scheme, fingerprint
+from watcher import neardup as cluster
+from watcher.neardup import Fingerprint, Scheme, fingerprint
 from watcher.rules import normalise_text
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"

@@ -7,7 +7,7 @@ crash in a C parser (lxml, expat) on a hostile document breaks a worker, not the
 pool is restarted and only that poll fails.
 
 Workers are forked from a fork server that has already imported the pure stages, so one starts
-in milliseconds, and they compile the rule set once each. A config reload makes a new Offload
+in milliseconds, and they compile the rule set once each. A config reload makes a new WorkerPool
 (the old one finishes what it was given). `workers: 0` runs the same functions in threads.
 """
 
@@ -27,12 +27,12 @@ from typing import Any, TypeVar
 
 from watcher.config import Config
 from watcher.errors import WatcherError
-from watcher.extract import Extracted, extract_article
-from watcher.parse import Entry, ParsedFeed, parse_feed
-from watcher.prepare import Prepared, Source, prepare_stories
+from watcher.ingest.extract import Extracted, extract_article
+from watcher.ingest.parse import Entry, ParsedFeed, parse_feed
+from watcher.ingest.prepare import Prepared, Source, prepare_stories
 from watcher.rules import RuleSet, RuleSpec
 
-log = logging.getLogger("watcher.offload")
+log = logging.getLogger("watcher.ingest.workers")
 
 T = TypeVar("T")
 
@@ -56,11 +56,11 @@ def _prepare_in_worker(
     return prepare_stories(_RULES, source, items, now)
 
 
-class Offload:
+class WorkerPool:
     """Where a poll's CPU work runs. `workers` processes, or threads when 0."""
 
     @classmethod
-    def for_config(cls, config: Config, rules: RuleSet) -> Offload:
+    def for_config(cls, config: Config, rules: RuleSet) -> WorkerPool:
         workers = config.polling.workers
         if workers is None:
             # The database writer, in the daemon's own process, saturates before two workers
@@ -95,7 +95,7 @@ class Offload:
         imports the parsers and models before it forks (half a second idle, seconds under
         load), and a stalled loop runs in-flight requests past their deadlines."""
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["watcher.offload"])
+        context.set_forkserver_preload(["watcher.ingest.workers"])
         pool = ProcessPoolExecutor(
             self._workers,
             mp_context=context,

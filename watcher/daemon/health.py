@@ -12,23 +12,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlmodel import col, select
 
+from watcher.clock import Clock
 from watcher.config import Config, format_duration
+from watcher.daemon.policy import is_silent
 from watcher.logs import mask
-from watcher.polling import is_silent
 from watcher.store.db import Store
 from watcher.store.feeds import FeedUpdate
 from watcher.store.tables import FeedState, HealthAlertRow
 
-log = logging.getLogger("watcher.health")
+log = logging.getLogger("watcher.daemon.health")
 
-Clock = Callable[[], datetime]
 MAX_ATTEMPTS = 12  # then the alert is marked dead; the feed's state still shows the problem
 BACKOFF_BASE = 30.0  # seconds before the first retry of a failed send; doubles per attempt
 BACKOFF_CAP = 6 * 3600.0
@@ -216,7 +216,7 @@ def _mark(store: Store, alert_id: int, now: datetime, error: str | None) -> None
 
 async def deliver_health(store: Store, config: Config, clock: Clock) -> tuple[int, int]:
     """Send due operational alerts, one target each; returns (sent, failed)."""
-    from watcher.notify import send_one  # notify imports the store package; keep import light
+    from watcher.notify.sender import send_one  # apprise: imported only when sending
 
     due = await asyncio.to_thread(pending_health_alerts, store, clock())
     sent = failed = 0

@@ -182,7 +182,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args)
-    from watcher.scheduler import Daemon, run_once
+    from watcher.daemon.scheduler import Daemon, run_once
     from watcher.store import Store
     from watcher.store.lock import ProcessLock
 
@@ -214,7 +214,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_matches(args: argparse.Namespace) -> int:
     config = _load(args)
-    from watcher.scheduler import utcnow
+    from watcher.clock import utcnow
     from watcher.store import Store, list_matches
 
     since = None
@@ -262,7 +262,7 @@ def _match_json(m: Any) -> dict[str, Any]:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from watcher.explain import explain, load_article, render
+    from watcher.review.explain import explain, load_article, render
     from watcher.rules import RuleSet
 
     config = _load(args)
@@ -273,8 +273,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
-    from watcher.backtest import backtest, render
-    from watcher.scheduler import utcnow
+    from watcher.clock import utcnow
+    from watcher.review.backtest import backtest, render
     from watcher.store import Store
 
     config = _load(args)
@@ -297,7 +297,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 
 def cmd_import_opml(args: argparse.Namespace) -> int:
-    from watcher.opml import parse_opml, to_yaml
+    from watcher.config.opml import parse_opml, to_yaml
 
     try:
         with open(args.file, "rb") as fh:
@@ -315,8 +315,8 @@ def cmd_import_opml(args: argparse.Namespace) -> int:
 
 def cmd_feeds(args: argparse.Namespace) -> int:
     config = _load(args)
-    from watcher.health import feed_report, format_report
-    from watcher.scheduler import utcnow
+    from watcher.clock import utcnow
+    from watcher.daemon.health import feed_report, format_report
     from watcher.store import Store, all_feed_states
 
     store = Store(config.database)
@@ -335,11 +335,11 @@ def cmd_feeds(args: argparse.Namespace) -> int:
 
 
 def cmd_notify_test(args: argparse.Namespace) -> int:
-    from watcher.notify import message_for, send_one
-    from watcher.scheduler import utcnow
+    from watcher.clock import utcnow
+    from watcher.notify.masking import masked_url
+    from watcher.notify.sender import message_for, send_one
+    from watcher.notify.templates import alert_context
     from watcher.store import Claimed
-    from watcher.templates import alert_context
-    from watcher.url_mask import masked_url
 
     config = _load(args)
     notifier = config.notifier(args.notifier)
@@ -466,9 +466,9 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from watcher.clock import utcnow
     from watcher.errors import RuleError
-    from watcher.scheduler import utcnow
-    from watcher.search import compile_search, query_error, render_result, result_json
+    from watcher.rules.fulltext import compile_search, query_error, render_result, result_json
     from watcher.store import Store
     from watcher.store.search import search
 

@@ -23,7 +23,7 @@ import pycld2
 import trafilatura
 from lxml import etree
 
-from watcher.parse import clean_text
+from watcher.ingest.parse import clean_text
 
 MAX_HTML_BYTES = 3 * 1024 * 1024
 MAX_TEXT_CHARS = 200_000

@@ -12,7 +12,7 @@ import re
 import unicodedata
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from watcher.parse import Entry
+from watcher.ingest.parse import Entry
 from watcher.rules import normalise_text
 
 _TRACKING = re.compile(

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from watcher.config import Config
 from watcher.errors import WatcherError
-from watcher.extract import detect_language, extract_article
-from watcher.fetch import Fetcher
-from watcher.parse import clean_text
+from watcher.ingest.extract import detect_language, extract_article
+from watcher.ingest.fetch import Fetcher
+from watcher.ingest.parse import clean_text
 from watcher.pipeline import PAGE_ACCEPT, fetch_limits
 from watcher.rules import Document, RuleSet, Verdict
 

@@ -13,9 +13,9 @@ import pytest
 
 from tests.conftest import CORPUS, ROOT
 from watcher.errors import WatcherError
-from watcher.offload import Offload
-from watcher.parse import Entry
-from watcher.prepare import Prepared, Source
+from watcher.ingest.parse import Entry
+from watcher.ingest.prepare import Prepared, Source
+from watcher.ingest.workers import WorkerPool
 from watcher.rules import RuleSet, RuleSpec
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
@@ -23,8 +23,8 @@ SPECS = [RuleSpec(name="caucasus", query="Armenia OR Azerbaijan OR Georgia OR Ka
 FEEDS = sorted((CORPUS / "feeds").glob("*"))[:6] if CORPUS.exists() else []
 
 
-def offload(workers: int) -> Offload:
-    return Offload(RuleSet.compile(SPECS, {}), SPECS, {}, workers)
+def offload(workers: int) -> WorkerPool:
+    return WorkerPool(RuleSet.compile(SPECS, {}), SPECS, {}, workers)
 
 
 def summary(prepared: list[Prepared]) -> list[tuple[object, ...]]:
@@ -109,11 +109,11 @@ def test_an_unexpected_exception_in_a_stage_becomes_that_poll_s_error() -> None:
 LAG_PROBE = """
 import asyncio, time
 from datetime import UTC, datetime
-from watcher.offload import Offload
+from watcher.ingest.workers import WorkerPool
 from watcher.rules import RuleSet
 
 async def main():
-    off = Offload(RuleSet.compile([], {}), [], {}, 2)
+    off = WorkerPool(RuleSet.compile([], {}), [], {}, 2)
     worst, last, done = 0.0, time.monotonic(), False
 
     async def ticker():

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from watcher.batch import Coalescer
+from watcher.store.coalesce import Coalescer
 
 
 def test_calls_made_together_run_as_one_batch_with_their_own_results() -> None:

@@ -21,17 +21,17 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from watchfiles import Change, awatch
 
+from watcher.clock import Clock, utcnow
 from watcher.config import Config, load_config
+from watcher.daemon.health import deliver_health
+from watcher.daemon.reload import summarize
+from watcher.daemon.retention import prune
 from watcher.errors import ConfigError, WatcherError
-from watcher.fetch import Fetcher
-from watcher.health import deliver_health
+from watcher.ingest.fetch import Fetcher
+from watcher.ingest.workers import WorkerPool
 from watcher.logs import set_secrets
-from watcher.notify import deliver_due, send_digests
-from watcher.notify.sender import OWNER
-from watcher.offload import Offload
+from watcher.notify.sender import OWNER, deliver_due, send_digests
 from watcher.pipeline import Context, PollReport, fetch_limits, poll_feed
-from watcher.reload import summarize
-from watcher.retention import prune
 from watcher.rules import RuleSet
 from watcher.store import Store, sync_feeds
 from watcher.store.clusters import prune_bands
@@ -44,24 +44,18 @@ DISPATCH_EVERY = 2.0
 DELIVER_EVERY = 5.0
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-async def run_once(
-    config: Config, store: Store, clock: Callable[[], datetime] = utcnow
-) -> list[PollReport]:
+async def run_once(config: Config, store: Store, clock: Clock = utcnow) -> list[PollReport]:
     """Poll every feed once, concurrently within the fetch limits, then deliver what is due."""
     rules = RuleSet.compile([r.spec for r in config.rules], config.term_lists)
     await release_stale_leases(store)
     await asyncio.to_thread(sync_feeds, store, config.feeds, clock(), config.polling.interval)
-    offload = Offload.for_config(config, rules)
+    pool = WorkerPool.for_config(config, rules)
     try:
         async with Fetcher(fetch_limits(config)) as fetcher:
-            ctx = Context(config, store, fetcher, rules, clock, offload)
+            ctx = Context(config, store, fetcher, rules, clock, pool)
             reports = await asyncio.gather(*(poll_feed(ctx, f) for f in config.feeds))
     finally:
-        offload.close()
+        pool.close()
     await deliver_all(store, config, clock)
     return list(reports)
 
@@ -101,9 +95,7 @@ def maintain(store: Store, config: Config, now: datetime) -> None:
 class Daemon:
     """The long-running process. Holds the current config; `reload` swaps it atomically."""
 
-    def __init__(
-        self, config: Config, store: Store, clock: Callable[[], datetime] = utcnow
-    ) -> None:
+    def __init__(self, config: Config, store: Store, clock: Clock = utcnow) -> None:
         self.config = config
         self.store = store
         self.clock = clock
@@ -137,7 +129,7 @@ class Daemon:
                 fetcher=fetcher,
                 rules=self.rules,
                 clock=self.clock,
-                offload=Offload.for_config(self.config, self.rules),
+                pool=WorkerPool.for_config(self.config, self.rules),
             )
             scheduler.add_job(
                 self._dispatch,
@@ -182,7 +174,7 @@ class Daemon:
                     await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
                 if self._background:
                     await asyncio.gather(*self._background, return_exceptions=True)
-                self._ctx.offload.close()
+                self._ctx.pool.close()
         await self._deliver()
         await asyncio.to_thread(release_feed_leases, self.store, OWNER)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -208,9 +200,9 @@ class Daemon:
             )
             self.config, self.rules = new, rules
             if self._ctx is not None:
-                old = self._ctx.offload
+                old = self._ctx.pool
                 self._ctx = replace(
-                    self._ctx, config=new, rules=rules, offload=Offload.for_config(new, rules)
+                    self._ctx, config=new, rules=rules, pool=WorkerPool.for_config(new, rules)
                 )
                 old.close(wait=False)  # polls already running finish on the old workers
             log.info("config reloaded (%s): %s", why, summary)

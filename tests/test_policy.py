@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from watcher.health import Vitals, assess, feed_status
-from watcher.polling import (
+from watcher.daemon.health import Vitals, assess, feed_status
+from watcher.daemon.policy import (
     adaptive_interval,
     backoff,
     cache_max_age,

@@ -1,5 +1,5 @@
 """A new entry made ready to store: its identity, folded text, language, near-duplicate
-fingerprint and rule matches. Pure, so that it can run in a worker process (watcher.offload):
+fingerprint and rule matches. Pure, so that it can run in a worker process (watcher.ingest.workers):
 on a first poll of many feeds this is most of the CPU after parsing."""
 
 from __future__ import annotations
@@ -8,30 +8,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from watcher.cluster import Fingerprint, fingerprint
-from watcher.dedup import canonical_url, content_hash, identity_key, strip_tracking
-from watcher.extract import detect_language
-from watcher.parse import Entry
+from watcher.ingest.dedup import canonical_url, content_hash, identity_key, strip_tracking
+from watcher.ingest.extract import detect_language
+from watcher.ingest.parse import Entry
+from watcher.model import NewStory
+from watcher.neardup import Fingerprint, fingerprint
 from watcher.rules import Document, RuleMatch, RuleSet, normalise_text
-
-
-@dataclass(frozen=True)
-class NewStory:
-    feed: str
-    key: str
-    guid: str | None
-    url: str | None
-    canonical_url: str | None
-    title: str
-    summary: str
-    body: str
-    body_source: str
-    language: str | None
-    search_text: str
-    content_hash: str
-    published_at: datetime | None
-    first_seen_at: datetime
-    title_key: str = ""  # normalised title, for "same headline" clustering
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ import pytest
 from anyascii import anyascii
 
 from tests.conftest import CORPUS, ROOT
-from watcher import cluster
-from watcher.cluster import Fingerprint, fingerprint, same_story, similarity
-from watcher.extract import extract_article
+from watcher import neardup as cluster
+from watcher.ingest.extract import extract_article
+from watcher.neardup import Fingerprint, fingerprint, same_story, similarity
 from watcher.rules.normalise import word_spans
 
 TALKS_TITLE = "Armenia and Azerbaijan agree to resume border delimitation talks"
@@ -146,7 +146,7 @@ def test_band_keys_fit_a_signed_64_bit_column() -> None:
 
 _CHILD = """
 import json
-from watcher.cluster import fingerprint, pack
+from watcher.neardup import fingerprint, pack
 fp = fingerprint({title!r}, {body!r})
 print(json.dumps([pack(fp.signature).hex(), list(fp.bands), fp.title_key]))
 """
