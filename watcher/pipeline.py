@@ -9,6 +9,7 @@ is caught here, recorded in that feed's state, and never stops the other feeds.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
 import hashlib
 import logging
@@ -56,6 +57,7 @@ from watcher.store import FeedUpdate, Store
 from watcher.store.coalesce import Coalescer
 from watcher.store.feeds import feed_states
 from watcher.store.stories import (
+    ClaimLost,
     Known,
     KnownAsk,
     PollToSave,
@@ -113,9 +115,11 @@ def fetch_limits(config: Config) -> FetchLimits:
     )
 
 
-async def poll_feed(ctx: Context, feed: FeedConfig) -> PollReport:
-    """Poll one feed and record the outcome; never raises for feed trouble."""
+async def poll_feed(ctx: Context, feed: FeedConfig, claim: str | None = None) -> PollReport:
+    """Poll one feed and record the outcome; never raises for feed trouble. `claim`: the
+    fencing token the feed was claimed with; the outcome is stored only while it holds."""
     started = time.monotonic()
+    _CLAIM.set(claim)
     state = await _batches(ctx.store).read(feed.name)
     if state is None:
         report = PollReport(feed.name, "error", error="no state row; was the config synced?")
@@ -123,9 +127,14 @@ async def poll_feed(ctx: Context, feed: FeedConfig) -> PollReport:
         report = PollReport(feed.name, "disabled", error=state.disabled_reason)
     else:
         try:
-            report = await _poll(ctx, feed, state)
-        except WatcherError as exc:
-            report = await _record_failure(ctx, feed, state, exc, {})
+            try:
+                report = await _poll(ctx, feed, state)
+            except ClaimLost:
+                raise
+            except WatcherError as exc:
+                report = await _record_failure(ctx, feed, state, exc, {})
+        except ClaimLost as exc:
+            report = PollReport(feed.name, "claim lost", error=str(exc))
     report = dataclasses.replace(report, seconds=time.monotonic() - started)
     log.info(
         "poll feed=%s status=%s new=%d matched=%d duration=%.2fs%s",
@@ -257,7 +266,7 @@ async def _save(
     """Store the poll's outcome, in one transaction with the other polls that finished about
     the same moment, then the feed's health, only when the outcome can change it."""
     batches = _batches(ctx.store)
-    failed = await batches.write(PollToSave(feed.name, update, items, updates))
+    failed = await batches.write(PollToSave(feed.name, update, items, updates, _CLAIM.get()))
     if failed is not None:
         raise failed
     if changes_health(state, update, ctx.config.polling.health_threshold):
@@ -265,6 +274,11 @@ async def _save(
             await asyncio.to_thread(
                 record_health, ctx.store, ctx.config, feed.name, update.polled_at
             )
+
+
+# The claim a poll runs under, set by poll_feed for its task (each poll is its own task), so
+# the stages between need not pass it along.
+_CLAIM: contextvars.ContextVar[str | None] = contextvars.ContextVar("watcher_claim", default=None)
 
 
 @dataclass

@@ -43,6 +43,7 @@ DEFAULT_PATH = "config/watcher.yaml"
 TOP_KEYS = {"database", "polling", "retention", "feeds", "terms", "notifiers", "rules"}
 RETENTION_KEYS = {"stories", "matched_stories", "deliveries"}
 MIN_RETENTION = 86400.0
+MIN_LEASE = 2.0
 POLLING_KEYS = {
     "interval",
     "min_interval",
@@ -58,6 +59,7 @@ POLLING_KEYS = {
     "health_notify",
     "health_threshold",
     "lease",
+    "shutdown_grace",
 }
 FEED_KEYS = {"name", "url", "interval", "tags", "extract", "headers"}
 DATABASE_KEYS = {"url", "auto_upgrade"}
@@ -245,14 +247,15 @@ def _polling(src: Source, raw: Any) -> PollingConfig:
         health_notify=_opt(src, raw, (*p, "health_notify"), _str_list, d.health_notify),
         health_threshold=_opt(src, raw, (*p, "health_threshold"), _duration, d.health_threshold),
         lease=_opt(src, raw, (*p, "lease"), _duration, d.lease),
+        shutdown_grace=_opt(src, raw, (*p, "shutdown_grace"), _duration, d.shutdown_grace),
     )
     if out.min_interval > out.max_interval:
         src.problem((*p, "min_interval"), "min_interval must not exceed max_interval")
-    if out.lease < out.timeout * 2:
+    if out.lease < MIN_LEASE:
         src.problem(
             (*p, "lease"),
-            "lease must be at least twice the timeout, or another "
-            "process could take over a feed still being polled",
+            f"lease must be at least {MIN_LEASE:g}s: it is renewed every quarter of it, "
+            "and a shorter one would pass a busy process's work to another",
         )
     if out.timeout <= 0:
         src.problem((*p, "timeout"), "timeout must be greater than zero")

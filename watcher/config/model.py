@@ -32,7 +32,8 @@ class PollingConfig:
     host_gap: float = 0.25  # seconds between the starts of two requests to one host
     health_notify: tuple[str, ...] = ()  # notifiers told when a feed fails, recovers, goes silent
     health_threshold: float = 6 * 3600.0  # a feed failing this long is reported
-    lease: float = 300.0  # how long a process holds a claimed feed (several processes)
+    lease: float = 20.0  # a claim on a feed or delivery lasts this long unless renewed
+    shutdown_grace: float = 8.0  # on SIGTERM: time for in-flight polls and sends to finish
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from watcher.clock import Clock
 from watcher.config import Config, format_duration
 from watcher.daemon.policy import is_silent
 from watcher.logs import mask
+from watcher.store.claims import holder
 from watcher.store.db import Store
 from watcher.store.feeds import FeedUpdate
 from watcher.store.tables import FeedState, HealthAlertRow
@@ -278,9 +279,18 @@ def feed_report(config: Config, rows: Sequence[FeedState], now: datetime) -> lis
                 "last_gap": _iso(r.last_gap_at) if r else None,
                 "moving_to": r.moved_to if r else None,
                 "disabled": bool(r and r.disabled_at),
+                **_claim(r, now),
             }
         )
     return out
+
+
+def _claim(r: FeedState | None, now: datetime) -> dict[str, Any]:
+    """Which process is polling the feed, and since when (a lapsed claim is nobody's)."""
+    process, since = holder(r.lease_owner if r else None)
+    if r is None or process is None or r.lease_until is None or _utc(r.lease_until) < _utc(now):
+        return {"claimed_by": None, "claimed_since": None}
+    return {"claimed_by": process, "claimed_since": _iso(since)}
 
 
 def format_report(report: Sequence[dict[str, Any]], now: datetime) -> str:
@@ -311,6 +321,12 @@ def format_report(report: Sequence[dict[str, Any]], now: datetime) -> str:
             text.append(f"    {row['last_error']}")
         if row["moving_to"]:
             text.append(f"    permanently redirected to {row['moving_to']} (awaiting confirmation)")
+        if row.get("claimed_by"):
+            since = row["claimed_since"]
+            text.append(
+                f"    being polled by {row['claimed_by']}"
+                + (f" since {_ago(since, now)}" if since else "")
+            )
     return "\n".join(text)
 
 

@@ -3,7 +3,12 @@
 `dispatch` asks the store which feeds' next poll time has come and starts a poll for each one
 not already in flight; `deliver` drains the outbox. Next-poll times live in the feeds table, so
 a restart resumes where it stopped and APScheduler's in-memory job store holds nothing that
-matters. SIGTERM/SIGINT stop dispatching, let in-flight polls finish, deliver, and exit.
+matters. Claims are short leases renewed by a heartbeat while the work is in flight.
+
+SIGTERM/SIGINT stop claiming at once and give in-flight polls and sends `shutdown_grace`; what
+is still running then is abandoned (a poll's outcome is one transaction: stored whole or not at
+all), every claim is released so another process, or the next start, takes it up at once, and
+the process exits 0. A second signal exits at once.
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import signal
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -24,6 +31,7 @@ from watchfiles import Change, awatch
 from watcher.clock import Clock, utcnow
 from watcher.config import Config, load_config
 from watcher.daemon.health import deliver_health
+from watcher.daemon.heartbeat import heartbeat
 from watcher.daemon.reload import summarize
 from watcher.daemon.retention import prune
 from watcher.errors import ConfigError, WatcherError
@@ -34,6 +42,7 @@ from watcher.notify.sender import OWNER, deliver_due, send_digests
 from watcher.pipeline import Context, PollReport, fetch_limits, poll_feed
 from watcher.rules import RuleSet
 from watcher.store import Store, sync_feeds
+from watcher.store.claims import release_claims
 from watcher.store.clusters import prune_bands
 from watcher.store.feeds import claim_due_feeds, release_feed_leases
 from watcher.store.outbox import release_leases
@@ -56,7 +65,11 @@ async def run_once(config: Config, store: Store, clock: Clock = utcnow) -> list[
             reports = await asyncio.gather(*(poll_feed(ctx, f) for f in config.feeds))
     finally:
         pool.close()
-    await deliver_all(store, config, clock)
+    beat = asyncio.create_task(heartbeat(store, config.polling.lease, clock, list))
+    try:
+        await deliver_all(store, config, clock)
+    finally:
+        beat.cancel()
     return list(reports)
 
 
@@ -103,19 +116,31 @@ class Daemon:
         self._ctx: Context | None = None
         self._stop = asyncio.Event()
         self._in_flight: dict[str, asyncio.Task[PollReport]] = {}
+        self._claims: dict[str, str] = {}  # feed name -> fencing token, for polls in flight
+        self._jobs: set[asyncio.Task[Any]] = set()  # dispatch and delivery passes running
+        self._stopped_at: float | None = None
         self._deliver_lock = asyncio.Lock()  # two passes at once would send a row twice
         self._reload_lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
 
-    def stop(self) -> None:
+    def stop(self, signum: int = 0) -> None:
+        if self._stopped_at is not None and signum:
+            log.warning("second signal: exiting at once, claims lapse within polling.lease")
+            logging.shutdown()
+            os._exit(128 + signum)
         if not self._stop.is_set():
-            log.info("stopping: finishing %d in-flight poll(s)", len(self._in_flight))
+            log.info(
+                "stopping: %d poll(s) in flight get %gs to finish",
+                len(self._in_flight),
+                self.config.polling.shutdown_grace,
+            )
+            self._stopped_at = time.monotonic()
         self._stop.set()
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self.stop)
+            loop.add_signal_handler(sig, self.stop, sig)
         loop.add_signal_handler(signal.SIGHUP, self._spawn, self.reload, "SIGHUP")
         await release_stale_leases(self.store)
         await asyncio.to_thread(
@@ -160,6 +185,10 @@ class Daemon:
             )
             scheduler.start()
             watch = asyncio.create_task(self._watch_config(), name="watch-config")
+            beat = asyncio.create_task(
+                heartbeat(self.store, self.config.polling.lease, self.clock, self._claims.values),
+                name="heartbeat",
+            )
             log.info(
                 "watching %d feed(s) with %d rule(s)",
                 len(self.config.feeds),
@@ -170,16 +199,51 @@ class Daemon:
             finally:
                 scheduler.shutdown(wait=False)
                 watch.cancel()
-                if self._in_flight:
-                    await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
-                if self._background:
-                    await asyncio.gather(*self._background, return_exceptions=True)
-                self._ctx.pool.close()
-        await self._deliver()
-        await asyncio.to_thread(release_feed_leases, self.store, OWNER)
+                abandoned = await self._drain()
+                beat.cancel()
+                if abandoned:
+                    self._ctx.pool.kill()
+                else:
+                    self._ctx.pool.close()
+        if not abandoned and self._left() > 1.0:
+            # what the last polls queued goes out now, within what is left of the grace
+            try:
+                await asyncio.wait_for(self._deliver(), self._left())
+            except TimeoutError:
+                log.warning("stopping: the last delivery pass was cut short by the grace")
+        try:
+            feeds, deliveries = await asyncio.to_thread(release_claims, self.store)
+            if feeds or deliveries:
+                log.info("released %d feed and %d delivery claim(s)", feeds, deliveries)
+        except Exception as exc:
+            log.warning("could not release claims (they lapse within polling.lease): %s", exc)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
         log.info("stopped")
+
+    def _left(self) -> float:
+        """Seconds left of the shutdown grace."""
+        started = self._stopped_at if self._stopped_at is not None else time.monotonic()
+        return self.config.polling.shutdown_grace - (time.monotonic() - started)
+
+    async def _drain(self) -> int:
+        """Let in-flight polls and sends finish within the grace; cancel the rest. Returns how
+        many were abandoned."""
+        running = {*self._in_flight.values(), *self._jobs, *self._background}
+        if not running:
+            return 0
+        _, pending = await asyncio.wait(running, timeout=max(0.0, self._left()))
+        if not pending:
+            return 0
+        log.warning(
+            "stopping: abandoning %d poll(s) and send(s) still running after %gs",
+            len(pending),
+            self.config.polling.shutdown_grace,
+        )
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending, timeout=2.0)
+        return len(pending)
 
     async def reload(self, why: str) -> bool:
         """Load the config file again; keep the running config if the new one is invalid."""
@@ -229,24 +293,38 @@ class Daemon:
         task.add_done_callback(self._background.discard)
 
     async def _dispatch(self) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._jobs.add(task)
+        try:
+            await self._claim_and_poll()
+        finally:
+            if task is not None:
+                self._jobs.discard(task)
+
+    async def _claim_and_poll(self) -> None:
         ctx = self._ctx
         if self._stop.is_set() or ctx is None:
             return
-        names = [f.name for f in ctx.config.feeds]
+        names = [f.name for f in ctx.config.feeds if f.name not in self._in_flight]
         lease = ctx.config.polling.lease
         claimed = await asyncio.to_thread(
             claim_due_feeds, self.store, OWNER, self.clock(), names, lease
         )
-        for name in claimed:
+        if self._stop.is_set():
+            return  # stopping began meanwhile: the claims are released on the way out
+        for name, token in claimed:
             feed = ctx.config.feed(name)
             if feed is None or name in self._in_flight:
                 continue
-            task = asyncio.create_task(poll_feed(ctx, feed), name=f"poll:{name}")
+            task = asyncio.create_task(poll_feed(ctx, feed, token), name=f"poll:{name}")
             self._in_flight[name] = task
+            self._claims[name] = token
             task.add_done_callback(functools.partial(self._poll_done, name))
 
     def _poll_done(self, name: str, _task: object) -> None:
         self._in_flight.pop(name, None)
+        self._claims.pop(name, None)
         if not self._stop.is_set():
             task = asyncio.get_running_loop().create_task(self._deliver())
             self._background.add(task)
@@ -259,8 +337,14 @@ class Daemon:
             log.exception("maintenance failed; it runs again tomorrow")
 
     async def _deliver(self) -> None:
-        async with self._deliver_lock:
-            try:
+        task = asyncio.current_task()
+        if task is not None:
+            self._jobs.add(task)
+        try:
+            async with self._deliver_lock:
                 await deliver_all(self.store, self.config, self.clock)
-            except Exception:
-                log.exception("delivery pass failed; pending deliveries stay queued")
+        except Exception:
+            log.exception("delivery pass failed; pending deliveries stay queued")
+        finally:
+            if task is not None:
+                self._jobs.discard(task)

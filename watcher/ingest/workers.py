@@ -9,6 +9,12 @@ pool is restarted and only that poll fails.
 Workers are forked from a fork server that has already imported the pure stages, so one starts
 in milliseconds, and they compile the rule set once each. A config reload makes a new WorkerPool
 (the old one finishes what it was given). `workers: 0` runs the same functions in threads.
+
+Workers live and die with the daemon: each watches the daemon's process (a pidfd, readable the
+moment it exits) and exits with it, however it ended (kill -9 included). Nothing else would end
+them: they ignore SIGTERM, and the pool's queues they block on are held open by the workers
+themselves. The fork server and the resource tracker exit on their own once the daemon and the
+last worker have closed their pipes.
 """
 
 from __future__ import annotations
@@ -17,7 +23,10 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import select
 import signal
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -40,13 +49,49 @@ AUTO_WORKERS_MAX = 4
 _RULES: RuleSet | None = None  # a worker's compiled rule set
 
 
-def _init_worker(specs: Sequence[RuleSpec], term_lists: Mapping[str, Sequence[str]]) -> None:
+def _init_worker(
+    specs: Sequence[RuleSpec], term_lists: Mapping[str, Sequence[str]], daemon: int = 0
+) -> None:
     # Ctrl-C and systemd's SIGTERM reach the whole process group; the daemon finishes its
     # in-flight polls on them and then stops its workers, which must still be there to help.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if daemon:
+        follow(daemon)
     global _RULES
     _RULES = RuleSet.compile(specs, term_lists)
+
+
+def follow(pid: int) -> None:
+    """Exit this process when process `pid` exits. A worker's parent is the fork server, not
+    the daemon, so the parent-death signal (prctl) would watch the wrong process; a pidfd
+    watches the daemon itself, and becomes readable even before its exit status is reaped."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        os._exit(0)  # gone already
+    except (AttributeError, OSError):
+        fd = -1  # no pidfd (Linux before 5.3): ask every half second instead
+
+    def watch() -> None:
+        if fd >= 0:
+            select.select([fd], [], [])
+        else:
+            while _alive(pid):
+                time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="follow-daemon", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _prepare_in_worker(
@@ -100,33 +145,44 @@ class WorkerPool:
             self._workers,
             mp_context=context,
             initializer=_init_worker,
-            initargs=(self._specs, self._term_lists),
+            initargs=(self._specs, self._term_lists, os.getpid()),
         )
         for started in [pool.submit(int) for _ in range(self._workers)]:
             started.result()  # each submit beyond the idle workers spawns one
         return pool
 
     async def _run(self, what: str, fn: Callable[..., T], *args: Any) -> T:
-        executor = None
         try:
-            executor = await self._executor()
-            if executor is None:
-                return await asyncio.to_thread(fn, *args)
-            return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+            try:
+                return await self._once(fn, *args)
+            except BrokenProcessPool:
+                # A dead worker breaks the whole pool and fails every task in it, most of them
+                # innocent: each gets one more try on a fresh pool. The task that kills a
+                # worker again fails its own feed's poll.
+                log.warning("%s: a worker process died; retrying on a fresh pool", what)
+                return await self._once(fn, *args)
         except WatcherError:
             raise
         except BrokenProcessPool as exc:
-            # a worker died (killed, out of memory, a crash in C): start afresh next time
-            if executor is not None:
-                executor.shutdown(wait=False, cancel_futures=True)
-                if self._pool is executor:
-                    self._pool = None
             raise WatcherError(f"{what}: a worker process died ({exc})") from exc
         except Exception as exc:
             # A bug met on hostile input: that feed's poll fails with it on record (and
             # retries with backoff) instead of escaping the orchestrator.
             log.exception("%s failed unexpectedly", what)
             raise WatcherError(f"{what} failed: {type(exc).__name__}: {exc}") from exc
+
+    async def _once(self, fn: Callable[..., T], *args: Any) -> T:
+        executor = await self._executor()
+        if executor is None:
+            return await asyncio.to_thread(fn, *args)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+        except BrokenProcessPool:
+            # a worker died (killed, out of memory, a crash in C): the next task starts afresh
+            executor.shutdown(wait=False, cancel_futures=True)
+            if self._pool is executor:
+                self._pool = None
+            raise
 
     async def parse(
         self, body: bytes, url: str, now: datetime, headers: Mapping[str, str]
@@ -150,3 +206,14 @@ class WorkerPool:
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=wait)
+
+    def kill(self) -> None:
+        """Stop the workers now, work in hand abandoned (shutdown past its grace)."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        # the executor keeps no public handle on its processes
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.kill()

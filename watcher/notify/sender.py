@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import random
-import socket
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from itertools import groupby
@@ -32,6 +30,7 @@ from watcher.notify.policy import (
 )
 from watcher.notify.templates import TemplateError, fit, render, render_digest
 from watcher.store import Claimed, Store
+from watcher.store.claims import PROCESS, confirm_delivery
 from watcher.store.outbox import (
     claim_due,
     digest_last_sent,
@@ -52,7 +51,9 @@ APPRISE_FORMATS = {
     "telegram": NotifyFormat.HTML,
     "markdown": NotifyFormat.MARKDOWN,
 }
-OWNER = f"{socket.gethostname()}:{os.getpid()}"
+OWNER = PROCESS
+# Deliveries this process has claimed and not yet settled: the heartbeat renews their leases.
+IN_FLIGHT: set[int] = set()
 
 
 async def send_one(url: str, title: str, body: str, fmt: str = "text") -> tuple[bool, str]:
@@ -103,9 +104,11 @@ async def deliver_due(
     rnd: Callable[[], float] = random.random,
 ) -> tuple[int, int]:
     """Claim and send due deliveries; returns (sent, failed). Runs beside polls, not in them."""
-    claims = await asyncio.to_thread(claim_due, store, OWNER, clock(), limit)
+    lease = config.polling.lease
+    claims = await asyncio.to_thread(claim_due, store, OWNER, clock(), limit, lease)
     if not claims:
         return 0, 0
+    IN_FLIGHT.update(c.id for c in claims)
     groups = [
         list(g)
         for _, g in groupby(
@@ -113,7 +116,12 @@ async def deliver_due(
             key=lambda c: (c.notifier, c.target),
         )
     ]
-    results = await asyncio.gather(*(_deliver_target(store, config, clock, g, rnd) for g in groups))
+    try:
+        results = await asyncio.gather(
+            *(_deliver_target(store, config, clock, g, rnd) for g in groups)
+        )
+    finally:
+        IN_FLIGHT.difference_update(c.id for c in claims)
     sent, failed = sum(r[0] for r in results), sum(r[1] for r in results)
     if sent or failed:
         log.info("deliveries: %d sent, %d failed", sent, failed)
@@ -147,6 +155,11 @@ async def _deliver_target(
             )
             continue
         title, body, fmt = message_for(c, notifier, url)
+        if not await asyncio.to_thread(
+            confirm_delivery, store, c.id, clock(), config.polling.lease
+        ):
+            log.warning("delivery %d: claimed by another process meanwhile; not sent", c.id)
+            continue
         ok, error = await send_one(url, title, body, fmt)
         if ok:
             await asyncio.to_thread(mark_sent, store, [c.id], clock())

@@ -22,6 +22,7 @@ from watcher.errors import StoreError
 from watcher.store import tables  # noqa: F401  registers the tables on the metadata
 
 _IMMEDIATE = "watcher_immediate"
+IDLE_IN_TRANSACTION_MS = 15000
 
 
 class Store:
@@ -39,6 +40,13 @@ class Store:
             if db and db != ":memory:":
                 Path(db).parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        elif parsed.get_backend_name() == "postgresql":
+            # A process paused mid-transaction (SIGSTOP, a VM stall) would hold its row and
+            # advisory locks, and stall every other process's writes, until it resumed: the
+            # server ends such a session instead. No transaction here idles between statements.
+            kwargs["connect_args"] = {
+                "options": f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS}"
+            }
         self.engine: Engine = create_engine(url, **kwargs)
         if self.is_sqlite:
             _tune_sqlite(self.engine)

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from watcher.config import FeedConfig
+from watcher.store.claims import feed_token
 from watcher.store.db import Store
 from watcher.store.tables import FeedState
 
@@ -108,10 +109,14 @@ def due_feeds(store: Store, now: datetime, names: Sequence[str]) -> list[str]:
 
 def claim_due_feeds(
     store: Store, owner: str, now: datetime, names: Sequence[str], lease: float, limit: int = 500
-) -> list[str]:
-    """Claim due feeds for `owner` until `now + lease`, most overdue first. With several
-    processes on PostgreSQL, `FOR UPDATE SKIP LOCKED` and the lease make each poll happen once;
-    a process that dies loses its claims when the lease runs out. Saving the poll releases it."""
+) -> list[tuple[str, str]]:
+    """Claim due feeds for `owner` until `now + lease`, most overdue first: (name, fencing
+    token) pairs. With several processes on PostgreSQL, `FOR UPDATE SKIP LOCKED` and the lease
+    make each poll happen once; the claimer renews the lease while the poll runs (see
+    `store.claims`), so a process that dies or stalls loses its claims within one lease.
+    Saving the poll releases it. `names` leaves out the feeds this process is already polling:
+    a second claim would fence out the poll in flight."""
+    table = FeedState.__table__  # type: ignore[attr-defined]
     with store.write() as s:
         rows = list(
             s.exec(
@@ -127,13 +132,18 @@ def claim_due_feeds(
                 .with_for_update(skip_locked=True)
             ).all()
         )
-        if rows:
-            s.execute(
-                sql_update(FeedState)
-                .where(col(FeedState.id).in_([r[0] for r in rows]))
-                .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease))
+        claims = [(fid, name, feed_token(now, owner)) for fid, name in rows]
+        if claims:
+            s.connection().execute(
+                sql_update(table)
+                .where(table.c.id == bindparam("b_id"))
+                .values(lease_owner=bindparam("b_owner"), lease_until=bindparam("b_until")),
+                [
+                    {"b_id": fid, "b_owner": token, "b_until": now + timedelta(seconds=lease)}
+                    for fid, _, token in claims
+                ],
             )
-    return [name for _, name in rows]
+    return [(name, token) for _, name, token in claims]
 
 
 def release_feed_leases(store: Store, owner: str | None = None) -> int:

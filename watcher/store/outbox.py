@@ -1,10 +1,11 @@
 """The alert outbox: alerts and their per-target deliveries, claimed under a lease and marked.
 
 A sender claims due rows by writing its name and a lease expiry into them (with
-`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's `BEGIN IMMEDIATE` serialises claimers), sends,
-then marks each row. A process that dies mid-send leaves rows whose lease expires, and another
-pass reclaims them: an alert is never lost, and is sent twice only if the process died between
-a send and its mark.
+`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's `BEGIN IMMEDIATE` serialises claimers),
+confirms each claim just before its send, sends, then marks each row. Its heartbeat renews the
+leases meanwhile (`store.claims`). A process that dies mid-send leaves rows whose short lease
+expires, and another pass reclaims them: an alert is never lost, and is sent twice only if the
+process died (or stalled past its lease) between a confirm and its mark.
 """
 
 from __future__ import annotations
@@ -162,8 +163,8 @@ def mark_failed(store: Store, delivery_id: int, error: str, retry_at: datetime |
     """Count the attempt; retry at `retry_at`, or give up (`dead`) when it is None."""
     with store.write() as s:
         row = s.get(DeliveryRow, delivery_id)
-        if row is None:
-            return
+        if row is None or row.status != "pending":
+            return  # another process, which took the claim over meanwhile, settled it
         row.attempts += 1
         row.last_error = error[:2000]
         row.lease_owner = row.lease_until = None
@@ -178,7 +179,7 @@ def postpone(store: Store, delivery_id: int, until: datetime, why: str) -> None:
     """Not an attempt: quiet hours or a rate limit moved the send to `until`."""
     with store.write() as s:
         row = s.get(DeliveryRow, delivery_id)
-        if row is not None:
+        if row is not None and row.status == "pending":
             row.next_attempt_at, row.lease_owner, row.lease_until = until, None, None
             row.last_error = why
             s.add(row)

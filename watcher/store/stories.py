@@ -140,6 +140,12 @@ class PollToSave:
     update: FeedUpdate
     items: Sequence[StoryToSave] = ()
     updates: Sequence[UpdateToSave] = ()
+    claim: str | None = None  # the fencing token of the claim it ran under (None: unclaimed)
+
+
+class ClaimLost(StoreError):
+    """The feed was claimed by another process while this poll ran (this one stalled past its
+    lease): the other process's poll stands, and nothing of this one is stored."""
 
 
 def save_poll(
@@ -164,8 +170,20 @@ def save_polls(store: Store, polls: Sequence[PollToSave]) -> list[StoreError | N
         table = FeedState.__table__  # type: ignore[attr-defined]
         names = {p.feed for p in polls}
         # plain rows, not model objects: only read, and a thousand of them cost a third less
-        rows = s.execute(sa_select(table).where(table.c.name.in_(names))).all()
+        query = sa_select(table).where(table.c.name.in_(names))
+        if any(p.claim is not None for p in polls):
+            query = query.with_for_update()  # no claimer takes them while the token is checked
+        rows = s.execute(query).all()
         by_name = {r.name: r for r in rows}
+        fenced = {
+            p.feed
+            for p in polls
+            if p.claim is not None and p.feed in by_name and by_name[p.feed].lease_owner != p.claim
+        }
+        if fenced:
+            log.warning("claims lost while polling (another process took them): %s", sorted(fenced))
+            for name in fenced:
+                del by_name[name]
         nearby = Nearby(set(), set(), set())
         if any(p.items for p in polls):
             # Cluster decisions read other processes' stories: take them one at a time.
@@ -184,6 +202,9 @@ def save_polls(store: Store, polls: Sequence[PollToSave]) -> list[StoreError | N
         )
         for poll in polls:
             row = by_name.get(poll.feed)
+            if poll.feed in fenced:
+                out.append(ClaimLost(f"feed {poll.feed}: claimed by another process meanwhile"))
+                continue
             if row is None or not (poll.items or poll.updates):
                 out.append(None)
                 continue
