@@ -45,6 +45,7 @@ from watcher.store.outbox import (
 log = logging.getLogger("watcher.notify")
 
 SEND_TIMEOUT = 30.0
+MARK_RETRIES = (0.5,) * 10 + (2.0,) * 30  # about a minute and a half
 APPRISE_FORMATS = {
     "text": NotifyFormat.TEXT,
     "html": NotifyFormat.HTML,
@@ -162,7 +163,7 @@ async def _deliver_target(
             continue
         ok, error = await send_one(url, title, body, fmt)
         if ok:
-            await asyncio.to_thread(mark_sent, store, [c.id], clock())
+            await _mark_sent(store, c.id, clock)
             sent += 1
             continue
         error = mask(error, config.secrets)
@@ -178,6 +179,19 @@ async def _deliver_target(
             error,
         )
     return sent, failed
+
+
+async def _mark_sent(store: Store, delivery_id: int, clock: Clock) -> None:
+    """The message is out: record it, waiting out a short database outage (every other
+    process's confirm fails once this lands, so the alert is not sent twice)."""
+    for wait in MARK_RETRIES:
+        try:
+            await asyncio.to_thread(mark_sent, store, [delivery_id], clock())
+            return
+        except Exception as exc:
+            log.warning("delivery %d sent but not yet marked (%s); retrying", delivery_id, exc)
+            await asyncio.sleep(wait)
+    await asyncio.to_thread(mark_sent, store, [delivery_id], clock())
 
 
 async def send_digests(store: Store, config: Config, clock: Clock) -> int:
