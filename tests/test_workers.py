@@ -7,6 +7,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -84,6 +85,27 @@ def test_a_dead_worker_fails_one_call_and_the_next_call_works() -> None:
     message, again = asyncio.run(run())
     assert "worker process died" in message
     assert [m.rule for m in again[0].matches] == ["caucasus"]
+
+
+def test_a_worker_that_dies_fails_only_its_own_task() -> None:
+    async def run() -> tuple[BaseException | None, BaseException | None]:
+        off = offload(2)
+        try:
+            await off.prepare(Source("wire"), [], NOW)  # nothing to do: starts no pool
+            innocent = asyncio.create_task(off._run("sleeping", time.sleep, 1.5))
+            await asyncio.sleep(0.3)  # the sleep is in a worker when the other one dies
+            killer = asyncio.create_task(off._run("crashing", os._exit, 3))
+            done = await asyncio.gather(innocent, killer, return_exceptions=True)
+            return (
+                done[0] if isinstance(done[0], BaseException) else None,
+                done[1] if isinstance(done[1], BaseException) else None,
+            )
+        finally:
+            off.close()
+
+    innocent, killer = asyncio.run(run())
+    assert innocent is None  # retried on a fresh pool of workers
+    assert isinstance(killer, WatcherError) and "worker process died" in str(killer)
 
 
 def test_workers_zero_runs_in_threads() -> None:

@@ -298,6 +298,8 @@ class Daemon:
             self._jobs.add(task)
         try:
             await self._claim_and_poll()
+        except Exception as exc:  # the database is away (a restart): try again next time
+            log.warning("dispatch failed: %s", getattr(exc, "orig", None) or exc)
         finally:
             if task is not None:
                 self._jobs.discard(task)

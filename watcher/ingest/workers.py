@@ -126,6 +126,7 @@ class WorkerPool:
         self._workers = workers
         self._pool: ProcessPoolExecutor | None = None
         self._starting = asyncio.Lock()
+        self._retrying = asyncio.Lock()
 
     async def _executor(self) -> Executor | None:
         if self._workers <= 0:
@@ -157,10 +158,11 @@ class WorkerPool:
                 return await self._once(fn, *args)
             except BrokenProcessPool:
                 # A dead worker breaks the whole pool and fails every task in it, most of them
-                # innocent: each gets one more try on a fresh pool. The task that kills a
-                # worker again fails its own feed's poll.
+                # innocent: each gets one more try on a fresh pool, alone. The task that kills
+                # its worker again fails its own feed's poll, and only that.
                 log.warning("%s: a worker process died; retrying on a fresh pool", what)
-                return await self._once(fn, *args)
+                async with self._retrying:  # one at a time: a killer retried kills only itself
+                    return await self._once(fn, *args)
         except WatcherError:
             raise
         except BrokenProcessPool as exc:
