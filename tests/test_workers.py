@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import CORPUS, ROOT
 from watcher.errors import WatcherError
 from watcher.ingest.parse import Entry
-from watcher.ingest.prepare import Prepared, Source
+from watcher.ingest.prepare import FeedRef, Prepared
 from watcher.ingest.workers import WorkerPool
 from watcher.rules import RuleSet, RuleSpec
 
@@ -51,7 +51,7 @@ def test_workers_parse_and_prepare_exactly_as_threads_do() -> None:
                     continue
                 items = [(e, e.content or e.summary, "feed") for e in parsed.entries]
                 out.append(parsed)
-                out.append(summary(await off.prepare(Source("wire"), items, NOW)))
+                out.append(summary(await off.prepare(FeedRef("wire"), items, NOW)))
             return out
         finally:
             off.close()
@@ -77,7 +77,7 @@ def test_a_dead_worker_fails_one_call_and_the_next_call_works() -> None:
         try:
             with pytest.raises(WatcherError) as dead:
                 await off._run("testing", os._exit, 3)  # the worker process exits at once
-            again = await off.prepare(Source("wire"), [(entry, entry.summary, "feed")], NOW)
+            again = await off.prepare(FeedRef("wire"), [(entry, entry.summary, "feed")], NOW)
             return str(dead.value), again
         finally:
             off.close()
@@ -91,7 +91,7 @@ def test_a_worker_that_dies_fails_only_its_own_task() -> None:
     async def run() -> tuple[BaseException | None, BaseException | None]:
         off = offload(2)
         try:
-            await off.prepare(Source("wire"), [], NOW)  # nothing to do: starts no pool
+            await off.prepare(FeedRef("wire"), [], NOW)  # nothing to do: starts no pool
             innocent = asyncio.create_task(off._run("sleeping", time.sleep, 1.5))
             await asyncio.sleep(0.3)  # the sleep is in a worker when the other one dies
             killer = asyncio.create_task(off._run("crashing", os._exit, 3))

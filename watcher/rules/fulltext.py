@@ -20,8 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 from watcher.errors import RuleError
 from watcher.rules import Document, Hit, RuleMatch, RuleSet, RuleSpec
@@ -115,7 +114,7 @@ def compile_search(
     return SearchQuery(query, expr, rules)
 
 
-def fold_tokens(words: Sequence[Word]) -> Phrase:
+def phrase_of(words: Sequence[Word]) -> Phrase:
     """The index tokens a written term stands for ("Nagorno-Karabakh" is two of them)."""
     tokens: list[str] = []
     for word in words:
@@ -150,7 +149,7 @@ class _Lowering:
         return self.all_of((node,), scoped)
 
     def term(self, term: Term, scoped: bool) -> _Lowered:
-        phrase = fold_tokens(term.words)
+        phrase = phrase_of(term.words)
         if not phrase.tokens:
             raise RuleError(f"term {term.source!r} has no letters or digits", position=term.start)
         return _Lowered(phrase, not term.exact and not scoped)
@@ -261,54 +260,3 @@ class SearchResult:
     terms: tuple[str, ...]
     hits: tuple[Hit, ...]
     """Where the terms are, with snippets of the original (unfolded) text and mark offsets."""
-
-
-def query_error(query: str, exc: RuleError) -> str:
-    """The error, and the query with a caret under the position it names."""
-    lines = [
-        f"search: {exc.detail}"
-        + (f" (at character {exc.position + 1})" if exc.position is not None else "")
-    ]
-    if exc.position is not None:
-        flat = re.sub(r"\s", " ", query)
-        lines += [f"  {flat}", "  " + " " * exc.position + "^"]
-    return "\n".join(lines)
-
-
-def result_json(r: SearchResult) -> dict[str, Any]:
-    """One `--json` line; `hits` has the shape `watcher matches --json` uses."""
-    return {
-        "id": r.id,
-        "feed": r.feed,
-        "title": r.title,
-        "url": r.url,
-        "language": r.language,
-        "published_at": _iso(r.published_at),
-        "first_seen_at": _iso(r.first_seen_at),
-        "score": r.score,
-        "rank": r.rank,
-        "terms": list(r.terms),
-        "snippet": r.hits[0].marked() if r.hits else "",
-        "hits": [h.as_dict() for h in r.hits],
-    }
-
-
-def render_result(r: SearchResult) -> str:
-    """A few lines per story: when, feed and title, the terms, one marked snippet per field."""
-    when = (r.published_at or r.first_seen_at).astimezone(UTC).strftime("%Y-%m-%d %H:%M")
-    lines = [
-        f"{when}  [{r.feed}]  {r.title}",
-        f"    terms: {', '.join(r.terms)}  (score {r.score:g})",
-    ]
-    shown: set[str] = set()
-    for hit in r.hits:
-        if hit.field not in shown:
-            shown.add(hit.field)
-            lines.append(f"    {hit.field}: {hit.marked()}")
-    if r.url:
-        lines.append(f"    {r.url}")
-    return "\n".join(lines)
-
-
-def _iso(d: datetime | None) -> str | None:
-    return d.astimezone(UTC).isoformat().replace("+00:00", "Z") if d is not None else None
