@@ -8,6 +8,7 @@ half-written, and the next start polls the abandoned feeds at once.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.conftest import ROOT, FeedServer
+from tests.conftest import ROOT, FeedServer, run_watcher
 
 GRACE = 2.0
 
@@ -157,6 +158,13 @@ rules:
     proc = start(cfg, log)
     try:
         wait_for(lambda: feed_server.in_flight >= n)
+        # `watcher feeds` names the process polling each feed, and since when
+        listed = run_watcher("feeds", "--json", "-c", str(cfg))
+        rows = [json.loads(line) for line in listed.stdout.splitlines()]
+        assert {r["claimed_by"].split(":")[-2] for r in rows} == {str(proc.pid)}, rows
+        assert all(r["claimed_since"] for r in rows)
+        text = run_watcher("feeds", "-c", str(cfg)).stdout
+        assert text.count(f":{proc.pid}:") == n and "being polled by" in text
         signalled = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         # exit 0 once the grace is over: startup and exit overhead aside, nowhere near the 20 s

@@ -242,7 +242,7 @@ class Daemon:
         )
         for task in pending:
             task.cancel()
-        await asyncio.wait(pending, timeout=2.0)
+        await asyncio.wait(pending, timeout=0.5)
         return len(pending)
 
     async def reload(self, why: str) -> bool:
@@ -324,13 +324,17 @@ class Daemon:
             self._claims[name] = token
             task.add_done_callback(functools.partial(self._poll_done, name))
 
-    def _poll_done(self, name: str, _task: object) -> None:
+    def _poll_done(self, name: str, task: asyncio.Task[PollReport]) -> None:
         self._in_flight.pop(name, None)
         self._claims.pop(name, None)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            # not even the failure could be recorded (the database is away): the claim lapses
+            # and the feed is polled again
+            log.warning("poll of %s not recorded: %s", name, exc)
         if not self._stop.is_set():
-            task = asyncio.get_running_loop().create_task(self._deliver())
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            deliver = asyncio.get_running_loop().create_task(self._deliver())
+            self._background.add(deliver)
+            deliver.add_done_callback(self._background.discard)
 
     async def _maintain(self) -> None:
         try:

@@ -47,6 +47,9 @@ class Store:
             kwargs["connect_args"] = {
                 "options": f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS}"
             }
+            # after a database restart, pooled connections are dead: test each one on checkout
+            # instead of failing a poll's write (whose claim would then wait out its lease)
+            kwargs["pool_pre_ping"] = True
         self.engine: Engine = create_engine(url, **kwargs)
         if self.is_sqlite:
             _tune_sqlite(self.engine)
