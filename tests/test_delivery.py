@@ -22,7 +22,7 @@ from watcher.notify.sender import deliver_due, send_digests
 from watcher.rules import Document, RuleSet
 from watcher.store import Store, sync_feeds
 from watcher.store.feeds import FeedUpdate
-from watcher.store.outbox import counts, list_deliveries, retry
+from watcher.store.outbox import list_deliveries, retry
 from watcher.store.stories import StoryToSave, save_poll
 
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -115,6 +115,14 @@ def add_stories(
     save_poll(
         store, "wire", FeedUpdate(polled_at=now, next_poll_at=now, status=200, error=None), items
     )
+
+
+def counts(store: Store) -> dict[str, int]:
+    """Deliveries per status."""
+    found: dict[str, int] = {}
+    for d in list_deliveries(store, limit=10_000):
+        found[d.status] = found.get(d.status, 0) + 1
+    return found
 
 
 def deliver(store: Store, config: Config, clock: Clock) -> tuple[int, int]:

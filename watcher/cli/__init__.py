@@ -315,8 +315,8 @@ def cmd_import_opml(args: argparse.Namespace) -> int:
 
 def cmd_feeds(args: argparse.Namespace) -> int:
     config = _load(args)
+    from watcher.cli.feeds import feed_report, format_report
     from watcher.clock import utcnow
-    from watcher.daemon.health import feed_report, format_report
     from watcher.store import Store, all_feed_states
 
     store = Store(config.database)
