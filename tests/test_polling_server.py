@@ -16,9 +16,9 @@ from watcher.daemon.scheduler import run_once
 from watcher.ingest import workers as offload
 from watcher.ingest.fetch import Fetcher, FetchLimits
 from watcher.ingest.workers import WorkerPool
+from watcher.notify.sender import deliver_due
 from watcher.pipeline import Context, PollReport, fetch_limits, poll_feed
 from watcher.rules import RuleSet
-from watcher.notify.sender import deliver_due
 from watcher.store import Store, feed_state, sync_feeds
 from watcher.store.feeds import claim_due_feeds
 from watcher.store.outbox import list_deliveries

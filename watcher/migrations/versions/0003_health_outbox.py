@@ -108,7 +108,8 @@ def upgrade() -> None:
             "body": first.body,
         }
         alert_id = conn.execute(
-            ALERTS.insert().values(
+            ALERTS.insert()
+            .values(
                 story_id=None,
                 notifier=first.notifier,
                 kind="health",
@@ -118,7 +119,8 @@ def upgrade() -> None:
                 rule_template=None,
                 created_at=first.created_at,
             )
-        ).inserted_primary_key[0]
+            .returning(ALERTS.c.id)
+        ).scalar_one()
         for r in rows:
             conn.execute(
                 DELIVERIES.insert().values(
