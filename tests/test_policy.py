@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from watcher.cli.feeds import feed_status
+from watcher.cli.feed_report import feed_status
 from watcher.daemon.health import Vitals, assess
 from watcher.daemon.policy import (
     adaptive_interval,
