@@ -10,8 +10,8 @@ from watcher.errors import WatcherError
 
 
 def cmd_feeds(args: argparse.Namespace) -> int:
+    from watcher.cli.feed_report import feed_report, format_report
     from watcher.clock import utcnow
-    from watcher.daemon.health import feed_report, format_report
     from watcher.store import all_feed_states
 
     config = load(args)

@@ -95,8 +95,8 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
             continue
         when = (r.sent_at or r.next_attempt_at).strftime("%Y-%m-%d %H:%M")
         print(
-            f"{r.id:>6}  {r.status:<7} {r.notifier}[{r.target}]  attempts={r.attempts}  "
-            f"{when}  {r.title}"
+            f"{r.id:>6}  {r.status:<7} {r.kind:<10} {r.notifier}[{r.target}]  "
+            f"attempts={r.attempts}  {when}  {r.title}"
         )
         if r.last_error:
             print(f"        last error: {r.last_error}")

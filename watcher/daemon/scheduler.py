@@ -23,7 +23,6 @@ from watchfiles import Change, awatch
 
 from watcher.clock import Clock, utcnow
 from watcher.config import Config, load_config
-from watcher.daemon.health import deliver_health
 from watcher.daemon.reload import summarize
 from watcher.daemon.retention import prune
 from watcher.errors import ConfigError, WatcherError
@@ -71,14 +70,14 @@ async def release_stale_leases(store: Store) -> None:
 
 
 async def deliver_all(store: Store, config: Config, clock: Callable[[], datetime]) -> None:
-    """Send every due delivery and digest; failed or postponed ones wait for a later pass.
-    Digests and feed-health alerts have no per-row claim, so one process at a time sends them."""
+    """Send every due delivery (story and feed-health alerts alike) and digest; failed or
+    postponed ones wait for a later pass. Digests have no per-row claim, so one process at a
+    time sends them."""
     while sum(await deliver_due(store, config, clock)):
         pass
-    with store.advisory_lock("digests-and-health") as mine:
+    with store.advisory_lock("digests") as mine:
         if mine:
             await send_digests(store, config, clock)
-            await deliver_health(store, config, clock)
 
 
 def maintain(store: Store, config: Config, now: datetime) -> None:
