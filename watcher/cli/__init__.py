@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["upgrade", "stats"],
         help="upgrade: apply schema migrations; stats: row counts and size",
     )
+    config = sub.add_parser("config", parents=[common], help="config tools")
+    config.add_argument("action", choices=["schema"], help="schema: print the JSON Schema")
     ntest = sub.add_parser(
         "notify-test", parents=[common], help="send a test alert through every URL of one notifier"
     )
@@ -465,6 +467,13 @@ def cmd_db(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_config(args: argparse.Namespace) -> int:
+    from watcher.config.schema import schema_text
+
+    sys.stdout.write(schema_text())
+    return EXIT_OK
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from watcher.clock import utcnow
     from watcher.errors import RuleError
@@ -509,4 +518,5 @@ COMMANDS = {
     "deliveries": cmd_deliveries,
     "db": cmd_db,
     "search": cmd_search,
+    "config": cmd_config,
 }
