@@ -12,36 +12,69 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from watcher.config.model import FeedConfig, OpmlEntry, RuleEntry
+from watcher.config.model import FeedConfig, OpmlEntry, PollingConfig, RetentionConfig, RuleEntry
 from watcher.config.opml import parse_opml
+from watcher.config.problems import to_problems
 from watcher.config.source import Path, Source
-from watcher.config.types import TermList
+from watcher.config.types import Name, TermList
 from watcher.errors import ParseError
 from watcher.rules import validate_rules
 
 M = TypeVar("M", bound=BaseModel)
 _TERMS: TypeAdapter[tuple[str, ...]] = TypeAdapter(TermList)
+_NAME: TypeAdapter[str] = TypeAdapter(Name)
+
+
+def salvage(model: type[M], item: Any) -> M | None:
+    """`item` validated alone, without the keys at fault if need be (their errors are reported
+    elsewhere): a rule with a bad `priority` still has its query and notifiers checked."""
+    try:
+        return model.model_validate(item)
+    except ValidationError as exc:
+        if not isinstance(item, dict):
+            return None
+        bad = {e["loc"][0] for e in exc.errors() if e["loc"]}
+    try:
+        return model.model_validate({k: v for k, v in item.items() if k not in bad})
+    except ValidationError:
+        return None
 
 
 def valid_entries(model: type[M], raw: Any) -> list[tuple[int, M]]:
-    """The entries of a list that validate alone (their errors are reported elsewhere)."""
-    out = []
-    for i, item in enumerate(raw if isinstance(raw, list) else []):
-        try:
-            out.append((i, model.model_validate(item)))
-        except ValidationError:
-            continue
-    return out
+    """The entries of a list that validate alone, or once their bad keys are left out."""
+    found = (
+        (i, salvage(model, item)) for i, item in enumerate(raw if isinstance(raw, list) else [])
+    )
+    return [(i, entry) for i, entry in found if entry is not None]
 
 
 def valid_terms(raw: Any) -> dict[str, tuple[str, ...]]:
     out = {}
     for name, value in (raw if isinstance(raw, dict) else {}).items():
         try:
-            out[name] = _TERMS.validate_python(value)
+            out[_NAME.validate_python(name)] = _TERMS.validate_python(value)
         except ValidationError:
             continue
     return out
+
+
+def check_section_bounds(src: Source, data: dict[str, Any]) -> None:
+    """A section's checks across its keys (min_interval <= max_interval) run only when each
+    key is valid; when some are not, run them again on the rest, so they are not missed."""
+    for key, model in (("polling", PollingConfig), ("retention", RetentionConfig)):
+        raw = data.get(key)
+        if not isinstance(raw, dict):
+            continue
+        try:
+            model.model_validate(raw)
+            continue
+        except ValidationError as exc:
+            bad = {e["loc"][0] for e in exc.errors() if e["loc"] and e["type"] != "config_key"}
+        try:
+            model.model_validate({k: v for k, v in raw.items() if k not in bad})
+        except ValidationError as exc:
+            found = to_problems(exc, src, model, (key,))
+            src.problems += [p for p in found if p not in src.problems]
 
 
 def notifier_names(data: dict[str, Any]) -> set[str]:
@@ -113,9 +146,8 @@ def check_feeds(src: Source, data: dict[str, Any]) -> list[FeedConfig]:
                 seen[f.name] = i
                 feeds.append(f)
             continue
-        try:
-            feed = FeedConfig.model_validate(item)
-        except ValidationError:
+        feed = salvage(FeedConfig, item)
+        if feed is None:
             continue
         if feed.name in seen:
             src.problem(

@@ -16,7 +16,12 @@ from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import ValidationError
 
-from watcher.config.checks import check_feeds, check_health_notify, check_rules
+from watcher.config.checks import (
+    check_feeds,
+    check_health_notify,
+    check_rules,
+    check_section_bounds,
+)
 from watcher.config.model import (
     Config,
     ConfigFile,
@@ -74,6 +79,8 @@ def validate(src: Source) -> tuple[ConfigFile | None, list[FeedConfig]]:
         file = ConfigFile.model_validate(data)
     except ValidationError as exc:
         src.problems += [p for p in to_problems(exc, src, ConfigFile) if p.path not in taken]
+    if file is None:
+        check_section_bounds(src, data)
     check_health_notify(src, data)
     check_rules(src, data)
     return file, check_feeds(src, data)

@@ -29,10 +29,14 @@ def yaml_path(loc: tuple[str | int, ...]) -> Path:
     return tuple(p for p in loc if not _is_tag(p) and p != _KEY)
 
 
-def to_problems(exc: ValidationError, src: Source, root: type[BaseModel]) -> list[Problem]:
+def to_problems(
+    exc: ValidationError, src: Source, root: type[BaseModel], at: Path = ()
+) -> list[Problem]:
+    """One Problem per error; `at` is where `root` sits in the file when it is a section."""
     out = []
     for err in exc.errors():
         path, message = _explain(err, root)
+        path = (*at, *path)
         out.append(Problem(src.file, src.line(path), dotted(path), message))
     return out
 
