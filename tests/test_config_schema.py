@@ -107,6 +107,9 @@ def test_every_shape_the_loader_accepts_the_schema_accepts(snippet: str) -> None
         "feeds:\n  - {opml: x.opml, name: a}\n",
         "rules:\n  - {name: r, query: a, priority: urgent}\n",
         "polling: {allow_private_addresses: maybe}\n",
+        "terms:\n  'bad name': [x]\n",
+        "terms:\n  empty: []\n",
+        "notifiers:\n  desk: {urls: []}\n",
     ],
 )
 def test_shapes_the_loader_rejects_the_schema_rejects(snippet: str) -> None:

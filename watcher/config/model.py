@@ -294,6 +294,9 @@ NotifierEntry = Annotated[
 ]
 
 
+_NAMES_ONLY: dict[str, Any] = {"additionalProperties": False}  # keys outside the name pattern
+
+
 class ConfigFile(Section):
     """watcher's config file (YAML). `${VAR}` in any string is replaced from the environment."""
 
@@ -307,9 +310,11 @@ class ConfigFile(Section):
     """How long stored rows are kept."""
     feeds: Annotated[tuple[FeedEntry, ...], _list_of("feeds, each `- {name: ..., url: ...}`")] = ()
     """The feeds to poll: {name, url, ...} entries, or {opml: FILE} entries."""
-    terms: dict[Name, TermList] = Field(default_factory=dict)
+    terms: dict[Name, TermList] = Field(default_factory=dict, json_schema_extra=_NAMES_ONLY)
     """Named term lists, used in any query as @NAME."""
-    notifiers: dict[Name, NotifierEntry] = Field(default_factory=dict)
+    notifiers: dict[Name, NotifierEntry] = Field(
+        default_factory=dict, json_schema_extra=_NAMES_ONLY
+    )
     """Name -> one apprise URL, a list of them, or a mapping with urls and settings."""
     rules: Annotated[
         tuple[RuleEntry, ...], _list_of("rules, each `- {name: ..., query: ...}`")

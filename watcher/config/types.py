@@ -217,6 +217,12 @@ def _apprise_url(v: Any) -> str:
 
 
 _TEXT_LIST = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+_SOME_TEXT = {
+    "anyOf": [
+        {"type": "string"},
+        {"type": "array", "items": {"type": "string"}, "minItems": 1},
+    ]
+}
 _DURATION = {
     "anyOf": [{"type": "string", "pattern": _DURATION_PATTERN}, {"type": "number", "minimum": 0}],
     "description": "a duration: 90s, 5m, 1h30m, 30d, or a number of seconds",
@@ -279,7 +285,7 @@ Digest = Annotated[
 ]
 Jinja = Annotated[str, BeforeValidator(_jinja), WithJsonSchema({"type": "string"})]
 TextList = Annotated[tuple[str, ...], BeforeValidator(_str_list), WithJsonSchema(_TEXT_LIST)]
-TermList = Annotated[tuple[str, ...], BeforeValidator(_term_list), WithJsonSchema(_TEXT_LIST)]
+TermList = Annotated[tuple[str, ...], BeforeValidator(_term_list), WithJsonSchema(_SOME_TEXT)]
 NameList = Annotated[tuple[str, ...], BeforeValidator(_str_list), WithJsonSchema(_TEXT_LIST)]
 Headers = Annotated[
     tuple[tuple[str, str], ...],
@@ -291,4 +297,4 @@ Priority = Annotated[
     str, _one_of(PRIORITIES, "priority"), WithJsonSchema({"enum": list(PRIORITIES)})
 ]
 AppriseUrl = Annotated[str, BeforeValidator(_apprise_url), WithJsonSchema({"type": "string"})]
-AppriseUrls = Annotated[tuple[AppriseUrl, ...], BeforeValidator(_urls), WithJsonSchema(_TEXT_LIST)]
+AppriseUrls = Annotated[tuple[AppriseUrl, ...], BeforeValidator(_urls), WithJsonSchema(_SOME_TEXT)]
