@@ -116,3 +116,15 @@ def test_shapes_the_loader_rejects_the_schema_rejects(snippet: str) -> None:
     assert schema_errors(snippet), snippet
     with pytest.raises(ConfigError):
         parse_config("w.yaml", snippet, {})
+
+
+def test_every_key_has_a_description() -> None:
+    """Field docstrings in watcher/config/model.py are what an editor shows on hover."""
+    sections = [SCHEMA, *SCHEMA["$defs"].values()]
+    missing = [
+        f"{section['title']}.{key}"
+        for section in sections
+        for key, prop in section.get("properties", {}).items()
+        if not prop.get("description")
+    ]
+    assert missing == []
