@@ -383,7 +383,7 @@ def test_backoff_grows_with_jitter_and_caps(attempts: int, low: float, high: flo
 
 
 def test_quiet_window_across_midnight_in_a_time_zone() -> None:
-    q = QuietHours("22:00", "07:00", "Asia/Baku")
+    q = QuietHours(start="22:00", end="07:00", timezone="Asia/Baku")
     assert quiet_until(datetime(2026, 11, 28, 17, 59, tzinfo=UTC), q) is None  # 21:59 Baku
     assert quiet_until(datetime(2026, 11, 28, 18, 0, tzinfo=UTC), q) == datetime(
         2026, 11, 29, 3, 0, tzinfo=UTC
@@ -392,7 +392,7 @@ def test_quiet_window_across_midnight_in_a_time_zone() -> None:
         2026, 11, 29, 3, 0, tzinfo=UTC
     )
     assert quiet_until(datetime(2026, 11, 29, 3, 0, tzinfo=UTC), q) is None
-    day = QuietHours("12:00", "13:00", "UTC")
+    day = QuietHours(start="12:00", end="13:00", timezone="UTC")
     assert quiet_until(datetime(2026, 11, 28, 12, 30, tzinfo=UTC), day) == datetime(
         2026, 11, 28, 13, 0, tzinfo=UTC
     )

@@ -123,7 +123,9 @@ def _retention(yaml: str) -> RetentionConfig:
 def test_config_retention_defaults_and_values() -> None:
     assert parse_config("w.yaml", "feeds: []\n", {}).retention == RetentionConfig()
     got = _retention("  stories: 30d\n  matched_stories: forever\n  deliveries: 2w\n")
-    assert got == RetentionConfig(30 * 86400.0, math.inf, 14 * 86400.0)
+    assert got == RetentionConfig(
+        stories=30 * 86400.0, matched_stories=math.inf, deliveries=14 * 86400.0
+    )
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from sqlalchemy.exc import SQLAlchemyError
 
 from watcher.cli.common import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK
+from watcher.cli.config import cmd_config
 from watcher.cli.db import cmd_db
 from watcher.cli.feeds import cmd_feeds, cmd_import_opml
 from watcher.cli.matches import cmd_matches
@@ -40,6 +41,7 @@ COMMANDS: dict[str, Callable[..., int]] = {
     "deliveries": cmd_deliveries,
     "db": cmd_db,
     "search": cmd_search,
+    "config": cmd_config,
 }
 
 

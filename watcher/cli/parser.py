@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["upgrade", "stats"],
         help="upgrade: apply schema migrations; stats: row counts and size",
     )
+    config = sub.add_parser("config", parents=[common], help="config tools")
+    config.add_argument("action", choices=["schema"], help="schema: print the JSON Schema")
     ntest = sub.add_parser(
         "notify-test", parents=[common], help="send a test alert through every URL of one notifier"
     )
