@@ -12,7 +12,7 @@ import asyncio
 import functools
 import logging
 import signal
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Collection, Coroutine
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -44,8 +44,11 @@ DISPATCH_EVERY = 2.0
 DELIVER_EVERY = 5.0
 
 
-async def run_once(config: Config, store: Store, clock: Clock = utcnow) -> list[PollReport]:
-    """Poll every feed once, concurrently within the fetch limits, then deliver what is due."""
+async def run_once(
+    config: Config, store: Store, clock: Clock = utcnow, only: Collection[str] | None = None
+) -> list[PollReport]:
+    """Poll every feed (or those named in `only`) once, concurrently within the fetch limits,
+    then deliver what is due."""
     rules = RuleSet.compile([r.spec for r in config.rules], config.term_lists)
     await release_stale_leases(store)
     await asyncio.to_thread(sync_feeds, store, config.feeds, clock(), config.polling.interval)
@@ -53,7 +56,8 @@ async def run_once(config: Config, store: Store, clock: Clock = utcnow) -> list[
     try:
         async with Fetcher(fetch_limits(config)) as fetcher:
             ctx = Context(config, store, fetcher, rules, clock, pool)
-            reports = await asyncio.gather(*(poll_feed(ctx, f) for f in config.feeds))
+            feeds = [f for f in config.feeds if only is None or f.name in only]
+            reports = await asyncio.gather(*(poll_feed(ctx, f) for f in feeds))
     finally:
         pool.close()
     await deliver_all(store, config, clock)

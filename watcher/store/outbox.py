@@ -312,3 +312,15 @@ def counts(store: Store) -> dict[str, int]:
     with store.read() as s:
         rows = s.exec(select(DeliveryRow.status, func.count()).group_by(DeliveryRow.status)).all()
     return {status: int(n) for status, n in rows}
+
+
+def count_sent_since(store: Store, since: datetime) -> int:
+    """Deliveries sent since `since` (for the summary of `watcher run --once`)."""
+    with store.read() as s:
+        return int(
+            s.exec(
+                select(func.count()).where(
+                    DeliveryRow.status == "sent", col(DeliveryRow.sent_at) >= since
+                )
+            ).one()
+        )
