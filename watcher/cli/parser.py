@@ -44,8 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"watcher {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.add_parser(
+    check = sub.add_parser(
         "check", parents=[common], help="validate the config; exit 2 listing every error"
+    )
+    check.add_argument(
+        "--strict", action="store_true", help="exit 2 on warnings too (for CI and git hooks)"
     )
     run = sub.add_parser("run", parents=[common], help="run the daemon")
     run.add_argument(

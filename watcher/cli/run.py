@@ -7,9 +7,10 @@ import asyncio
 import logging
 import signal
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from watcher.cli.common import EXIT_FAILURE, EXIT_OK, load, open_store, unknown_name
+from watcher.cli.common import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, load, open_store, unknown_name
 
 if TYPE_CHECKING:
     from watcher.config import Config
@@ -19,12 +20,26 @@ log = logging.getLogger("watcher")
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    """Errors exit 2 (from `load`); warnings are printed on stderr, and exit 2 with --strict."""
+    from watcher.config.lint import lint
+
     config = load(args)
+    warnings = lint(config, _text(config.path))
+    for warning in warnings:
+        print(warning, file=sys.stderr)
     print(
         f"{config.path}: OK: {len(config.feeds)} feed(s), {len(config.rules)} rule(s), "
         f"{len(config.notifiers)} notifier(s)"
+        + (f", {len(warnings)} warning(s)" if warnings else "")
     )
-    return EXIT_OK
+    return EXIT_CONFIG if warnings and args.strict else EXIT_OK
+
+
+def _text(path: str) -> str | None:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeError):
+        return None
 
 
 def _stop_during_startup(signum: int, frame: object) -> None:

@@ -23,6 +23,7 @@ from watchfiles import Change, awatch
 
 from watcher.clock import Clock, utcnow
 from watcher.config import Config, load_config
+from watcher.config.lint import lint, refusal
 from watcher.daemon.health import deliver_health
 from watcher.daemon.reload import summarize
 from watcher.daemon.retention import prune
@@ -62,6 +63,13 @@ async def run_once(
         pool.close()
     await deliver_all(store, config, clock)
     return list(reports)
+
+
+def _read_text(path: str) -> str | None:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeError):
+        return None
 
 
 async def release_stale_leases(store: Store) -> None:
@@ -197,6 +205,15 @@ class Daemon:
                     log.error("config reload (%s) refused: %s", why, problem)
                 log.error("config reload (%s) refused: keeping the last good config", why)
                 return False
+            reason = refusal(self.config, new)
+            if reason:
+                log.warning(
+                    "config reload (%s) refused: %s; keeping the last good config", why, reason
+                )
+                return False
+            text = await asyncio.to_thread(_read_text, new.path)
+            for warning in lint(new, text):
+                log.warning("config reload (%s): %s", why, warning)
             summary = summarize(self.config, new)
             set_secrets(new.secrets)
             await asyncio.to_thread(
