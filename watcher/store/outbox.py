@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import func, or_, update
 from sqlmodel import Session, col, select
 
 from watcher.store.db import Store
@@ -315,3 +315,15 @@ def retry(store: Store, ids: Sequence[int] = (), all_dead: bool = False) -> int:
             )
         )
         return int(getattr(result, "rowcount", 0) or 0)
+
+
+def count_sent_since(store: Store, since: datetime) -> int:
+    """Deliveries sent since `since` (for the summary of `watcher run --once`)."""
+    with store.read() as s:
+        return int(
+            s.exec(
+                select(func.count()).where(
+                    DeliveryRow.status == "sent", col(DeliveryRow.sent_at) >= since
+                )
+            ).one()
+        )
