@@ -173,6 +173,10 @@ def _load(args: argparse.Namespace) -> Config:
 
 def cmd_check(args: argparse.Namespace) -> int:
     config = _load(args)
+    from watcher.rules.lint import term_warnings
+
+    for warning in term_warnings([r.spec for r in config.rules], config.term_lists):
+        print(f"{config.path}: warning: {warning}", file=sys.stderr)
     print(
         f"{config.path}: OK: {len(config.feeds)} feed(s), {len(config.rules)} rule(s), "
         f"{len(config.notifiers)} notifier(s)"
