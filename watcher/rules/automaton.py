@@ -75,9 +75,7 @@ class PatternTable:
         word is marked as a name), all in the name mode."""
         *head, last = words
         forms = name_forms(last.text) if last.name else [last.text]
-        pids = [
-            self._add(NAME, *pattern_key((*head, Word(form)), NAME)) for form in forms
-        ]
+        pids = [self._add(NAME, *pattern_key((*head, Word(form)), NAME)) for form in forms]
         return list(dict.fromkeys(pids))
 
     def _add(self, mode: str, key: str, prefix: bool) -> int:

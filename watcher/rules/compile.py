@@ -260,9 +260,9 @@ class _RuleLowering:
             return AllOf(node.source, tuple(self.lower(c, fields, negated) for c in node.children))
         if isinstance(node, Or):
             children = tuple(self.lower(c, fields, negated) for c in node.children)
-            leaves = tuple(c for c in children if isinstance(c, Leaf))
-            if len(leaves) == len(children) and len({c.fields for c in leaves}) == 1:
-                return _any_of(node.source, leaves)
+            plain = tuple(c for c in children if isinstance(c, Leaf))
+            if len(plain) == len(children) and len({c.fields for c in plain}) == 1:
+                return _any_of(node.source, plain)
             if all(is_positional(c) for c in children):
                 return AnyPositional(node.source, children, _union(children))
             return AnyNode(node.source, children)
@@ -279,7 +279,8 @@ class _RuleLowering:
         if len(pids) == 1:
             return Leaf(term.source, pids[0], fields, self.next_order())
         members = {pid: [0] for pid in pids}
-        return AnyOf(term.source, frozenset(pids), members, (term.source,), self.next_order(), fields)
+        order = self.next_order()
+        return AnyOf(term.source, frozenset(pids), members, (term.source,), order, fields)
 
     def list_ref(self, ref: ListRef, fields: tuple[str, ...], negated: bool) -> Node:
         if ref.name not in self.c.term_lists:

@@ -19,8 +19,14 @@ from watcher.rules.normalise import FOLD, normalise_text
 from watcher.rules.query import parse_entry, parse_query
 from watcher.rules.syntax import And, Near, Node, Not, Or, Proximity, Scoped, Term
 
+
+def _split(text: str) -> list[str]:
+    return text.split()
+
+
 COMMON_WORDS: Final = frozenset(
-    """about above after again against america american among another around away back
+    _split(
+        """about above after again against america american among another around away back
     based became because become been before began being below between board body book both
     business came case century change children city close company country court cover
     day days death development different does done down during early economic education
@@ -38,7 +44,8 @@ COMMON_WORDS: Final = frozenset(
     still story street study such system take team than that their them then there these
     they thing think those though three through time today together told toward under until
     upon used very want water week well were west what when where which while white whole
-    will with within without woman women work world would year years young""".split()
+    will with within without woman women work world would year years young"""
+    )
 )
 """Frequent English words: a stem in another script that folds onto the start of one of
 these fires on ordinary English copy (мир* -> mir -> mirror)."""

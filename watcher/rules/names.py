@@ -18,35 +18,28 @@ from __future__ import annotations
 
 from typing import Final
 
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
 SUFFIXES: Final[dict[str, tuple[str, ...]]] = {
     "en": ("s", "es"),
     # Azerbaijani: case endings in every vowel-harmony variant, after a consonant or a vowel
     # (n/y buffers), plural, "of/from" adjectives (-lı), and -dakı "the one in".
-    "az": (
-        "ın", "in", "un", "ün", "nın", "nin", "nun", "nün",
-        "a", "ə", "ya", "yə", "ı", "i", "u", "ü", "nı", "ni", "nu", "nü", "yı", "yi", "yu", "yü",
-        "da", "də", "ta", "tə", "dan", "dən", "tan", "tən", "nda", "ndə", "ndan", "ndən",
-        "la", "lə", "yla", "ylə", "lar", "lər", "ları", "ləri", "ların", "lərin",
-        "dakı", "dəki", "lı", "li", "lu", "lü",
-        "ına", "inə", "una", "ünə", "ında", "ində", "ından", "indən",
-    ),  # fmt: skip
+    "az": _words(
+        "ın in un ün nın nin nun nün a ə ya yə ı i u ü nı ni nu nü yı yi yu yü da də ta "
+        "tə dan dən tan tən nda ndə ndan ndən la lə yla ylə lar lər ları ləri ların lərin "
+        "dakı dəki lı li lu lü ına inə una ünə ında ində ından indən"
+    ),
     # Turkish: the same cases (Turkish writes them after an apostrophe for proper names,
     # which the tokenizer splits off, but agencies drop it) and its own vowel pairs.
-    "tr": (
-        "e", "ye", "de", "te", "den", "ten", "le", "yle", "ler", "leri", "lerin",
-        "deki", "nde", "nden", "ne", "ye", "nin", "ın", "in",
-    ),  # fmt: skip
+    "tr": _words("e ye de te den ten le yle ler leri lerin deki nde nden ne nin ın in"),
     # Russian: noun and surname cases (Алиев: -а -у -ым -е -ы -ых; Пашинян: -а -у -ом -е).
-    "ru": (
-        "а", "у", "ом", "ым", "е", "ы", "ой", "ою", "ей", "ою", "ого", "ому",
-        "ых", "ыми", "ами", "ам", "ах", "и", "ю", "ем", "ям", "ях", "ями",
-    ),  # fmt: skip
+    "ru": _words("а у ом ым е ы ой ою ей ого ому ых ыми ами ам ах и ю ем ям ях ями"),
     # Armenian: genitive/dative -ի, definite -ը/-ն, ablative -ից, instrumental -ով, locative
     # -ում, plural -ներ and its cases.
-    "hy": (
-        "ի", "ին", "ը", "ն", "ից", "ով", "ում", "ու", "ուն",
-        "ներ", "ները", "ների", "ներին", "ներից", "ներով", "ում",
-    ),  # fmt: skip
+    "hy": _words("ի ին ը ն ից ով ում ու ուն ներ ները ների ներին ներից ներով"),
 }
 """Endings per language; `name_forms` uses all of them (a name in a feed of one language is
 often inflected by the rules of another, as in Azerbaijani copy quoting Russian)."""

@@ -200,7 +200,9 @@ def _script(word: str) -> str:
     return unicodedata.normalize("NFC", s) or PLACEHOLDER
 
 
-_NAME_BEFORE: Final = str.maketrans({"ə": "a", "Ə": "a", "ç": "ch", "Ç": "ch", "ş": "sh", "Ş": "sh"})
+_NAME_BEFORE: Final = str.maketrans(
+    {"ə": "a", "Ə": "a", "ç": "ch", "Ç": "ch", "ş": "sh", "Ş": "sh"}
+)
 _NAME_AFTER: Final = (
     (re.compile("dzh"), "j"),
     (re.compile("kh|x"), "h"),

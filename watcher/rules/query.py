@@ -63,7 +63,7 @@ def _split_word(s: str, loc: int, raw: str) -> Word:
         raw = raw[:-1]
     prefix = raw.endswith("*")
     text = raw[:-1] if prefix else raw
-    if name and prefix:
+    if (name and prefix) or (prefix and text.endswith("+") and text[:-1][-1:].isalnum()):
         raise _fail(s, loc, "a word is either a name (Aliyev+) or a prefix (negotiat*), not both")
     if "*" in text:
         at = loc + text.index("*")
