@@ -12,9 +12,8 @@ from pathlib import Path
 
 from watcher.config import Config
 from watcher.errors import WatcherError
-from watcher.extract import detect_language, extract_article
+from watcher.extract import detect_language, extract_article, page_text
 from watcher.fetch import Fetcher
-from watcher.parse import clean_text
 from watcher.pipeline import PAGE_ACCEPT, fetch_limits
 from watcher.rules import Document, RuleSet, Verdict
 
@@ -49,9 +48,8 @@ async def load_article(target: str, config: Config) -> Article:
     if extracted is not None:
         title, body, ok = extracted.title, extracted.text, True
     else:
-        text = clean_text(data.decode("utf-8", "replace"))
-        title, _, body = text.partition("\n")
-        ok = False
+        fallback = page_text(data)
+        title, body, ok = fallback.title, fallback.text, False
     return Article(
         source=target,
         title=title,
