@@ -29,7 +29,7 @@ from watcher.config import Config
 from watcher.errors import WatcherError
 from watcher.ingest.extract import Extracted, extract_article
 from watcher.ingest.parse import Entry, ParsedFeed, parse_feed
-from watcher.ingest.prepare import Prepared, Source, prepare_stories
+from watcher.ingest.prepare import Prepared, Skipped, Source, prepare_stories
 from watcher.rules import RuleSet, RuleSpec
 
 log = logging.getLogger("watcher.ingest.workers")
@@ -51,7 +51,7 @@ def _init_worker(specs: Sequence[RuleSpec], term_lists: Mapping[str, Sequence[st
 
 def _prepare_in_worker(
     source: Source, items: Sequence[tuple[Entry, str, str]], now: datetime
-) -> list[Prepared]:
+) -> list[Prepared | Skipped]:
     assert _RULES is not None, "worker started without its rules"
     return prepare_stories(_RULES, source, items, now)
 
@@ -138,7 +138,7 @@ class WorkerPool:
 
     async def prepare(
         self, source: Source, items: Sequence[tuple[Entry, str, str]], now: datetime
-    ) -> list[Prepared]:
+    ) -> list[Prepared | Skipped]:
         if not items:
             return []
         # in threads the rules are ours; a worker process has its own compiled copy

@@ -30,7 +30,7 @@ from watcher.notify.policy import (
     rate_wait,
     retry_at,
 )
-from watcher.notify.templates import TemplateError, fit, render, render_digest
+from watcher.notify.templates import fit, render, render_digest
 from watcher.store import Claimed, Store
 from watcher.store.outbox import (
     claim_due,
@@ -89,8 +89,8 @@ def message_for(claim: Claimed, notifier: NotifierConfig, url: str) -> tuple[str
     )
     try:
         title, body = render(claim.context, fmt, (tpl or {}).get("title"), (tpl or {}).get("body"))
-    except TemplateError as exc:
-        log.warning("template for %s failed (%s); using the default", notifier.name, exc)
+    except Exception as exc:  # a user template is code we did not write: any error falls back
+        log.warning("template for %s failed (%r); using the default", notifier.name, exc)
         title, body = render(claim.context, fmt)
     return title, body, fmt
 

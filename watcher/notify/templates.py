@@ -18,10 +18,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+import functools
 from functools import cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, Template, TemplateError
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
@@ -29,6 +31,8 @@ FORMATS = ("text", "html", "telegram", "markdown")
 MAX_HITS = 6
 MAX_RULES = 10
 TITLE_CHARS = 300
+MAX_EXPONENT = 256
+MAX_PRODUCT = 100_000
 
 _DEFAULT_TITLE = (
     "[{{ rules|map(attribute='name')|join(', ') }}] "
@@ -110,11 +114,28 @@ def _when(value: Any) -> str:
         return str(value)
 
 
+class _BoundedSandbox(SandboxedEnvironment):
+    """Jinja2's sandbox bounds `range` but not `'x' * 10**9` or `9 ** 9 ** 9`, which a template
+    can compute from nothing: each would take the process's memory or CPU at delivery time."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int) and abs(right) > MAX_EXPONENT:
+            raise SecurityError(f"exponent {right} is larger than {MAX_EXPONENT}")
+        if operator == "*":
+            for seq, n in ((left, right), (right, left)):
+                if isinstance(seq, str | list | tuple) and isinstance(n, int):
+                    if len(seq) * n > MAX_PRODUCT:
+                        raise SecurityError(f"a result over {MAX_PRODUCT} items")
+        return super().call_binop(context, operator, left, right)
+
+
 @cache
 def template_environment(fmt: str = "text") -> SandboxedEnvironment:
     """One sandboxed environment per format; HTML-like formats autoescape."""
     html = fmt in ("html", "telegram")
-    env = SandboxedEnvironment(
+    env = _BoundedSandbox(
         autoescape=html,
         undefined=StrictUndefined,
         trim_blocks=False,
@@ -125,6 +146,12 @@ def template_environment(fmt: str = "text") -> SandboxedEnvironment:
     env.filters["marked"] = _marker(fmt)
     env.filters["link"] = _link if fmt == "markdown" else (lambda url: url)
     return env
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(fmt: str, source: str) -> Template:
+    """Compiling costs far more than rendering; the same few templates render every alert."""
+    return template_environment(fmt).from_string(source)
 
 
 def _link(url: Any) -> Any:
@@ -148,13 +175,26 @@ def _marker(fmt: str) -> Any:
     return marked
 
 
+def template_failure(
+    context: Mapping[str, Any], title_src: str | None, body_src: str | None
+) -> str | None:
+    """Why a user template cannot render this alert in some format, or None when it can in
+    all of them. Any exception counts: a user template is code we did not write."""
+    for fmt in FORMATS:
+        try:
+            render(context, fmt, title_src, body_src)
+        except Exception as exc:
+            return f"template error ({fmt}): {type(exc).__name__}: {exc}"
+    return None
+
+
 def render(
     context: Mapping[str, Any], fmt: str, title_src: str | None = None, body_src: str | None = None
 ) -> tuple[str, str]:
     """Title (always plain text) and body in `fmt`. Raises TemplateError from a user template."""
     ctx = dict(context)
-    title = template_environment("text").from_string(title_src or _DEFAULT_TITLE).render(ctx)
-    body = template_environment(fmt).from_string(body_src or DEFAULT_BODIES[fmt]).render(ctx)
+    title = _compiled("text", title_src or _DEFAULT_TITLE).render(ctx)
+    body = _compiled(fmt, body_src or DEFAULT_BODIES[fmt]).render(ctx)
     return _clip(" ".join(title.split()), TITLE_CHARS), body.strip()
 
 
