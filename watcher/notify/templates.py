@@ -15,10 +15,10 @@ escalation), and in digests `alerts` (a list of such contexts) and `count`.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-import functools
 from functools import cache
 from typing import Any
 
@@ -125,9 +125,9 @@ class _BoundedSandbox(SandboxedEnvironment):
             raise SecurityError(f"exponent {right} is larger than {MAX_EXPONENT}")
         if operator == "*":
             for seq, n in ((left, right), (right, left)):
-                if isinstance(seq, str | list | tuple) and isinstance(n, int):
-                    if len(seq) * n > MAX_PRODUCT:
-                        raise SecurityError(f"a result over {MAX_PRODUCT} items")
+                sized = isinstance(seq, str | list | tuple) and isinstance(n, int)
+                if sized and len(seq) * n > MAX_PRODUCT:
+                    raise SecurityError(f"a result over {MAX_PRODUCT} items")
         return super().call_binop(context, operator, left, right)
 
 
