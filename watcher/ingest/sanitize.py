@@ -33,7 +33,9 @@ _TAG = re.compile(r"<(/)?([A-Za-z_][\w:.\-]*)[^<>]*?(/)?>|<!--|<!\[CDATA\[|<\?")
 _ITEM = re.compile(r"(?:^|:)(?:item|entry)$")
 _ENDS = {"<!--": "-->", "<![CDATA[": "]]>", "<?": "?>"}
 # HTML's empty elements, often left unclosed in careless feeds ("<br>"), never nest anything
-_VOID = frozenset(["area", "base", "br", "col", "embed", "hr", "img", "input", "meta", "param", "source", "track", "wbr"])
+_VOID = frozenset(
+    ["area", "base", "br", "col", "embed", "hr", "img", "input", "meta", "param", "source", "wbr"]
+)
 
 
 @dataclass(frozen=True)
