@@ -8,6 +8,7 @@ retry with exponential backoff and jitter until the notifier's `max_attempts`, t
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 import os
 import random
@@ -30,7 +31,7 @@ from watcher.notify.policy import (
     rate_wait,
     retry_at,
 )
-from watcher.notify.templates import fit, render, render_digest
+from watcher.notify.templates import fit, markdown_escape, render, render_digest
 from watcher.store import Claimed, Store
 from watcher.store.outbox import (
     claim_due,
@@ -61,6 +62,7 @@ async def send_one(url: str, title: str, body: str, fmt: str = "text") -> tuple[
     if not ap.add(url):
         return False, "apprise rejected the URL"
     plugin = next(iter(ap))
+    title = title_for(title, fmt, merged=not getattr(plugin, "title_maxlen", 250))
     title, body = fit(
         title,
         body,
@@ -77,6 +79,18 @@ async def send_one(url: str, title: str, body: str, fmt: str = "text") -> tuple[
         return True, ""
     reasons = [e.message for e in result.logs() if e.level in ("ERROR", "WARNING")]
     return False, "; ".join(reasons[-3:]) or f"apprise reported {result.status.name}"
+
+
+def title_for(title: str, fmt: str, merged: bool) -> str:
+    """The title as the target reads it. Markdown targets read markup in titles too; a service
+    with no title of its own (Telegram) gets it joined to the body by apprise, unescaped, so it
+    is escaped for the body's format here. An email Subject stays plain text, on one line."""
+    title = " ".join(title.split())  # no CR/LF reaches a header
+    if fmt == "markdown":
+        return markdown_escape(title)
+    if merged and fmt in ("html", "telegram"):
+        return html.escape(title, quote=False)
+    return title
 
 
 def message_for(claim: Claimed, notifier: NotifierConfig, url: str) -> tuple[str, str, str]:

@@ -105,6 +105,11 @@ def _md_finalize(value: Any) -> Any:
     return _MD_SPECIAL.sub(r"\\\1", value)
 
 
+def markdown_escape(text: str) -> str:
+    """Every character Markdown (and Discord's, Slack's dialects) could read as markup."""
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
 def _when(value: Any) -> str:
     if not value:
         return "undated"
@@ -251,6 +256,7 @@ __all__ = [
     "alert_context",
     "escape",
     "fit",
+    "markdown_escape",
     "render",
     "render_digest",
     "safe_url",
