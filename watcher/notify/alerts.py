@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from watcher.config import Config
+from watcher.model import AlertStory
 from watcher.notify.templates import alert_context, render, template_failure
 from watcher.rules import RuleMatch
 from watcher.store import OutboxAlert
@@ -18,21 +19,19 @@ log = logging.getLogger("watcher.notify")
 
 def build_alerts(
     config: Config,
-    story: dict[str, Any],
+    story: AlertStory,
     matches: Sequence[RuleMatch],
     now: datetime,
     sources: Sequence[str] = (),
     cluster_size: int = 1,
     kind: str = "alert",
 ) -> tuple[OutboxAlert, ...]:
-    """`story` holds title, url, feed, published_at (datetime or None), language, summary."""
     rules = {r.name: r for r in config.rules}
     by_notifier: dict[str, list[RuleMatch]] = {}
     for m in matches:
         for name in rules[m.rule].notify if m.rule in rules else ():
             by_notifier.setdefault(name, []).append(m)
-    published = story.get("published_at")
-    story_vars = {**story, "published_at": published.isoformat() if published else None}
+    story_vars = story.variables()
     out = []
     for name, ms in by_notifier.items():
         notifier = config.notifier(name)
@@ -50,7 +49,7 @@ def build_alerts(
             if failure is not None:
                 # a broken custom format costs the format, not the alert
                 context["template_error"] = f"rule {user.name}: {failure}; default template used"
-                log.warning("alert for %s via %s: %s", story.get("feed"), name, failure)
+                log.warning("alert for %s via %s: %s", story.feed, name, failure)
                 template = None
         title, _ = render(context, "text", template.title if template else None)
         out.append(
@@ -74,7 +73,7 @@ def build_alerts(
 
 def cluster_alerts(
     config: Config,
-    story: dict[str, Any],
+    story: AlertStory,
     matches: Sequence[RuleMatch],
     now: datetime,
     info: ClusterInfo,
