@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import Receiver, run_watcher
 from watcher.config import Config, QuietHours, parse_config
-from watcher.model import NewStory
+from watcher.model import AlertStory, NewStory
 from watcher.notify.alerts import build_alerts
 from watcher.notify.policy import digest_due, quiet_until, rate_wait, retry_at
 from watcher.notify.sender import deliver_due, send_digests
@@ -100,14 +100,9 @@ def add_stories(
         matches = tuple(rules.match(Document(title=title)))
         alerts = build_alerts(
             config,
-            {
-                "title": title,
-                "url": story.url,
-                "feed": "wire",
-                "published_at": now,
-                "language": "en",
-                "summary": "",
-            },
+            AlertStory(
+                title=title, url=story.url, feed="wire", published_at=now, language="en", summary=""
+            ),
             matches,
             now,
         )
