@@ -180,3 +180,34 @@ def test_a_bug_in_a_stage_becomes_that_feeds_error_logged_once(
     rows = feeds_json(cfg)
     assert "internal error: KeyError" in str(rows["one"]["last_error"])
     assert rows["one"]["consecutive_errors"] == 1 and rows["two"]["stories_seen"] == 1
+
+
+CHECKED = """database: sqlite:///{db}
+feeds:
+  - {{name: wire, url: "http://127.0.0.1:9/feed"}}
+notifiers:
+  hook:
+    urls: ["json://127.0.0.1:9/x"]
+    template: {{body: "{{{{ story.summary[0] }}}}"}}
+rules:
+  - name: fine
+    any: [Karabakh]
+    notify: [hook]
+  - name: dated-only
+    any: [talks]
+    notify: [hook]
+    template: {{title: "{{{{ story.published_at[:10] }}}}"}}
+"""
+
+
+def test_check_renders_every_template_against_sample_stories(tmp_path: Path) -> None:
+    cfg = tmp_path / "w.yaml"
+    cfg.write_text(CHECKED.format(db=tmp_path / "w.db"), encoding="utf-8")
+    result = run_watcher("check", "-c", str(cfg))
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.splitlines()
+    rule = [x for x in lines if x.startswith(f"{cfg}:15: rules[1].template: ")]
+    assert rule and "TypeError" in rule[0] and "on an undated story" in rule[0], lines
+    hook = [x for x in lines if x.startswith(f"{cfg}:7: notifiers.hook.template: ")]
+    assert hook and "on a story with no body" in hook[0], lines
+    assert not any("rules[0]" in x for x in lines)

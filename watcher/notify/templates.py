@@ -193,6 +193,54 @@ def template_failure(
     return None
 
 
+_SAMPLE_HIT = {
+    "term": "talks",
+    "field": "title",
+    "text": "talks",
+    "snippet": "peace talks",
+    "mark": [6, 11],
+}
+_SAMPLE_RULES = [
+    {"name": "rule", "priority": "normal", "score": 1.0, "terms": ["talks"], "hits": [_SAMPLE_HIT]}
+]
+_SAMPLE_STORIES: dict[str, dict[str, Any]] = {
+    "a dated story": {"published_at": "2026-11-28T05:00:00+00:00", "language": "en"},
+    "an undated story": {"published_at": None, "language": "en"},
+    "a story with no body": {"summary": "", "url": None, "language": None},
+    **{
+        f"a story in {lang}": {"language": lang, "title": title}
+        for lang, title in (
+            ("ru", "Переговоры по Карабаху"),
+            ("hy", "Ղարաբաղի բանակցություններ"),
+            ("az", "Qarabağ danışıqları"),
+            ("ar", "محادثات السلام"),
+            ("zh", "和平谈判"),
+        )
+    },
+}
+
+
+def sample_failures(title_src: str | None, body_src: str | None) -> list[str]:
+    """What a user template does on the stories a feed will bring: dated and undated, with and
+    without a body, in every script, in every output format. `watcher check` reports these."""
+    out: list[str] = []
+    for what, fields in _SAMPLE_STORIES.items():
+        story = {
+            "title": "Peace talks resume",
+            "url": "https://example.org/a",
+            "feed": "wire",
+            "published_at": "2026-11-28T05:00:00+00:00",
+            "language": "en",
+            "summary": "Delegations met.",
+            **fields,
+        }
+        context = alert_context(story, _SAMPLE_RULES, ["other-wire"], 2)
+        failure = template_failure(context, title_src, body_src)
+        if failure is not None:
+            out.append(f"{failure} on {what}")
+    return out
+
+
 def render(
     context: Mapping[str, Any], fmt: str, title_src: str | None = None, body_src: str | None = None
 ) -> tuple[str, str]:
