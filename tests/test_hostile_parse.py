@@ -44,9 +44,7 @@ def hostile() -> dict[str, bytes]:
         "laughs": rss(item(1, "Laughs &l9;"), HEAD + f"<!DOCTYPE rss [{laughs}]>").encode(),
         "xxe": rss(item(1, "XXE &xxe;", "&xxe;"), HEAD + xxe).encode(),
         "deep": rss(item(1, extra="<x>" * 100_000 + "</x>" * 100_000)).encode(),
-        "items": rss(
-            "".join(f"<item><title>i{n}</title><guid>{n}</guid></item>" for n in range(200_000))
-        ).encode(),
+        "items": rss("".join(f"<item><title>{n}</title></item>" for n in range(200_000))).encode(),
         "nul": rss(item(1, "NUL\x00 byte \ud800 surrogate")).encode("utf-8", "surrogatepass"),
         # declared windows-1251, actually UTF-8 with invalid sequences
         "charset": rss(item(1, "Карабах \xff\xfe"), HEAD.replace("utf-8", "windows-1251")).encode(
@@ -71,7 +69,7 @@ def hostile() -> dict[str, bytes]:
 
 CONFIG = """
 database: sqlite:///{db}
-polling: {{timeout: 20s, max_bytes: 20MB, host_gap: 0s, allow_private_addresses: true, workers: 1}}
+polling: {{timeout: 20s, host_gap: 0s, allow_private_addresses: true, workers: 1}}
 feeds:
 {feeds}
 """
@@ -83,7 +81,17 @@ def test_hostile_feeds_are_bounded_recorded_and_the_good_feed_is_stored(
     urls = {"good": feed_server.add("/good", rss(item("g1", "A good story")), "text/xml")}
     for name, body in hostile().items():
         urls[name] = feed_server.add(f"/{name}", body, "application/rss+xml")
-    lines = "\n".join(f'  - {{name: {n}, url: "{u}", extract: false}}' for n, u in urls.items())
+    page = feed_server.add("/page", "<html><body>" + "<p>Karabakh talks.</p>" * 750_000)
+    big = rss(
+        item("p1", "A 15 MB page", extra=f"<link>{page}</link>").replace(
+            "<link>http://example.org/p1</link>", ""
+        )
+    )
+    urls["bigpage"] = feed_server.add("/bigpage", big, "application/rss+xml")
+    lines = "\n".join(
+        f'  - {{name: {n}, url: "{u}", extract: {str(n == "bigpage").lower()}}}'
+        for n, u in urls.items()
+    )
     cfg = tmp_path / "w.yaml"
     cfg.write_text(CONFIG.format(db=tmp_path / "w.db", feeds=lines), encoding="utf-8")
 
@@ -100,7 +108,18 @@ def test_hostile_feeds_are_bounded_recorded_and_the_good_feed_is_stored(
     listed = run_watcher("feeds", "--json", "-c", str(cfg))
     rows = {r["name"]: r for r in map(json.loads, listed.stdout.splitlines())}
     assert "nested more than 256 deep" in (rows["deep"]["last_error"] or "")
-    for name in ("good", "entity", "laughs", "xxe", "items", "nul", "charset", "dates", "titles"):
+    for name in (
+        "good",
+        "entity",
+        "laughs",
+        "xxe",
+        "items",
+        "nul",
+        "charset",
+        "dates",
+        "titles",
+        "bigpage",
+    ):
         assert rows[name]["last_error"] is None, (name, rows[name]["last_error"])
 
     db = sqlite3.connect(tmp_path / "w.db")
@@ -129,3 +148,5 @@ def test_hostile_feeds_are_bounded_recorded_and_the_good_feed_is_stored(
     assert dated["Far past"] is None and dated["Nonsense"] is None
     assert dated["Far future"] is not None and dated["Far future"] < "2100"
     assert len(by_feed["titles"]) == 3
+    ((body_source,),) = db.execute("SELECT body_source FROM stories WHERE feed = 'bigpage'")
+    assert body_source == "feed"  # the page was over the 10 MB cap: the feed's text stands in
