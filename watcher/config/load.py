@@ -32,6 +32,7 @@ from watcher.config.model import (
     Template,
 )
 from watcher.config.opml import parse_opml
+from watcher.config.safety import redact
 from watcher.config.source import Path, Source, dotted, load_source
 from watcher.errors import ConfigError, ParseError, Problem
 from watcher.notify.templates import template_environment
@@ -116,11 +117,11 @@ def load_config(path: str, env: Mapping[str, str] | None = None) -> Config:
 def parse_config(path: str, text: str, env: Mapping[str, str]) -> Config:
     src = load_source(path, text, env)
     if src.problems and src.data is None:
-        raise ConfigError(src.problems)
+        raise ConfigError(redact(src.problems, src.data, src.secrets))
     data = src.data
     if not isinstance(data, dict):
         src.problem((), "the config must be a mapping of keys (database, feeds, rules, ...)")
-        raise ConfigError(src.problems)
+        raise ConfigError(redact(src.problems, src.data, src.secrets))
     _unknown(src, data, (), TOP_KEYS)
 
     database, auto_upgrade = _database(src, data.get("database"))
@@ -139,7 +140,7 @@ def parse_config(path: str, text: str, env: Mapping[str, str]) -> Config:
     rules = _rules(src, data.get("rules"), {n.name for n in notifiers}, dict(terms))
 
     if src.problems:
-        raise ConfigError(sorted(src.problems, key=lambda p: p.line))
+        raise ConfigError(redact(sorted(src.problems, key=lambda p: p.line), src.data, src.secrets))
     secrets = set(src.secrets)
     for n in notifiers:
         for url in n.urls:
