@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from watcher.errors import WatcherError
 from watcher.ingest.parse import parse_feed
-from watcher.ingest.prepare import Prepared, Skipped, Source, prepare_stories
+from watcher.ingest.prepare import FeedRef, Prepared, Skipped, prepare_stories
 from watcher.rules import Document, RuleSet, RuleSpec
 
 NOW = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
@@ -105,10 +105,10 @@ def test_feed_to_story_raises_only_ours_and_is_deterministic(body: bytes) -> Non
         return
     assert parsed == parse_feed(body, "https://example.org/feed", NOW, {})
     items = [(e, e.content or e.summary, "feed") for e in parsed.entries]
-    prepared = prepare_stories(RULES, Source("wire"), items, NOW)
+    prepared = prepare_stories(RULES, FeedRef("wire"), items, NOW)
     assert len(prepared) == len(items)
     assert all(isinstance(p, Prepared | Skipped) for p in prepared)
-    again = prepare_stories(RULES, Source("wire"), items, NOW)
+    again = prepare_stories(RULES, FeedRef("wire"), items, NOW)
     assert [getattr(p, "matches", None) for p in prepared] == [
         getattr(p, "matches", None) for p in again
     ]
