@@ -7,8 +7,7 @@
     │   └── BlockedAddressError  the host resolves to a private/loopback/link-local address
     ├── ParseError               a feed body is not a feed we can read
     ├── WorkerError              a worker task overran its deadline or memory ceiling, or died
-    ├── StoreError               the database is unreachable or its schema is wrong
-    └── NotifyError              a notifier is unknown or a delivery cannot be attempted
+    └── StoreError               the database is unreachable or its schema is wrong
 
 Stages raise these with context; the pipeline records per-feed errors and carries on; the CLI
 turns them into a message and a non-zero exit code.
@@ -81,7 +80,3 @@ class WorkerError(WatcherError):
 
 class StoreError(WatcherError):
     """The database cannot be used as asked."""
-
-
-class NotifyError(WatcherError):
-    """A notification could not be attempted (unknown notifier, bad URL)."""
