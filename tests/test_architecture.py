@@ -13,6 +13,7 @@ PURE = [
     "rules",
     "ingest/parse.py",
     "ingest/charset.py",
+    "ingest/sanitize.py",
     "ingest/dedup.py",
     "ingest/extract.py",
     "ingest/prepare.py",

@@ -32,6 +32,7 @@ from watcher.config.model import (
     RuleDelivery,
 )
 from watcher.config.problems import to_problems
+from watcher.config.safety import redact
 from watcher.config.source import Source, load_source
 from watcher.errors import ConfigError, Problem
 
@@ -73,13 +74,13 @@ def load_config(path: str, env: Mapping[str, str] | None = None) -> Config:
 def parse_config(path: str, text: str, env: Mapping[str, str]) -> Config:
     src = load_source(path, text, env)
     if src.problems and src.data is None:
-        raise ConfigError(src.problems)
+        raise ConfigError(redact(src.problems, src.data, src.secrets))
     if not isinstance(src.data, dict):
         src.problem((), "the config must be a mapping of keys (database, feeds, rules, ...)")
-        raise ConfigError(src.problems)
+        raise ConfigError(redact(src.problems, src.data, src.secrets))
     file, feeds = validate(src)
     if file is None or src.problems:
-        raise ConfigError(sorted(src.problems, key=lambda p: p.line))
+        raise ConfigError(redact(sorted(src.problems, key=lambda p: p.line), src.data, src.secrets))
     return build(src, file, feeds, env)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from watcher.config.safety import MAX_NODES, expanded_nodes
 from watcher.errors import Problem
 
 Path = tuple[str | int, ...]
@@ -70,6 +71,11 @@ def load_source(file: str, text: str, env: Mapping[str, str]) -> Source:
         src.data = {}
         return src
     src.lines[()] = node.start_mark.line + 1
+    if expanded_nodes(node) > MAX_NODES:
+        src.problems.append(
+            Problem(file, 1, "", f"YAML aliases expand to more than {MAX_NODES} values; refused")
+        )
+        return src
     src.data = _convert(node, (), src, env)
     return src
 
