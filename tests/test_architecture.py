@@ -12,6 +12,8 @@ from tests.conftest import ROOT
 PURE = [
     "rules",
     "ingest/parse.py",
+    "ingest/charset.py",
+    "ingest/sanitize.py",
     "ingest/dedup.py",
     "ingest/extract.py",
     "ingest/prepare.py",

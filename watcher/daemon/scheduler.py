@@ -344,13 +344,12 @@ class Daemon:
             self._claims[name] = token
             task.add_done_callback(functools.partial(self._poll_done, name))
 
-    def _poll_done(self, name: str, task: asyncio.Task[PollReport]) -> None:
+    def _poll_done(self, name: str, done: asyncio.Task[PollReport]) -> None:
         self._in_flight.pop(name, None)
         self._claims.pop(name, None)
-        if not task.cancelled() and (exc := task.exception()) is not None:
-            # not even the failure could be recorded (the database is away): the claim lapses
-            # and the feed is polled again
-            log.warning("poll of %s not recorded: %s", name, exc)
+        if not done.cancelled() and (exc := done.exception()) is not None:
+            # poll_feed records its own failures; this is the last edge, so nothing goes unread
+            log.error("feed %s: poll task failed", name, exc_info=exc)
         if not self._stop.is_set():
             deliver = asyncio.get_running_loop().create_task(self._deliver())
             self._background.add(deliver)
