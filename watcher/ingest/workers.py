@@ -132,6 +132,7 @@ class WorkerPool:
         self._limits = limits or bounds.DEFAULT_LIMITS
         self._tasks = 0  # run by the current pool
         self._starting = asyncio.Lock()
+        self._retrying = asyncio.Lock()
 
     async def _executor(self) -> ProcessPoolExecutor | None:
         if self._workers <= 0:
@@ -161,11 +162,15 @@ class WorkerPool:
         for attempt in (1, 2):
             executor = None
             started = time.monotonic()
+            # second tries run one at a time: a task that kills its worker again then takes
+            # down a pool running only itself, and the innocent ones it broke before succeed
+            turn = self._retrying if attempt == 2 else contextlib.nullcontext()
             try:
-                executor = await self._executor()
-                if executor is None:
-                    return await self._in_thread(what, fn, *args)
-                return await self._in_worker(executor, what, fn, *args)
+                async with turn:
+                    executor = await self._executor()
+                    if executor is None:
+                        return await self._in_thread(what, fn, *args)
+                    return await self._in_worker(executor, what, fn, *args)
             except WatcherError:
                 raise
             except BrokenProcessPool as exc:
