@@ -86,7 +86,8 @@ def _rewrite(canonical: Callable[[str], str], link_key: Callable[[str], str]) ->
             held = sa.select(stories.c.feed, stories.c.key).where(
                 stories.c.key.in_(sa.bindparam("keys", expanding=True))
             )
-            taken = set(conn.execute(held, {"keys": sorted({k for _, k in moves})}).tuples())
+            found = conn.execute(held, {"keys": sorted({k for _, k in moves})})
+            taken = {(feed, key) for feed, key in found}
         changes = []
         for sid, feed, key, url in wanted:
             new_key = key
