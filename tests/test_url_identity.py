@@ -220,10 +220,10 @@ def test_the_upgrade_keeps_keys_unique_when_two_spellings_were_stored_apart(
                 text(
                     "INSERT INTO stories (feed, key, url, canonical_url, title, summary, body, "
                     "body_source, content_hash, first_seen_at, search_text, title_key) VALUES "
-                    "('wire', :key, :url, :url, 't', '', '', 'feed', :hash, "
+                    "('wire', :key, :url, :canon, 't', '', '', 'feed', :hash, "
                     "'2026-11-01 00:00:00', '', '')"
                 ),
-                {"key": "link:" + url, "url": url, "hash": str(i)},
+                {"key": "link:" + url, "url": url, "canon": url, "hash": str(i)},
             )
     upgrade(store)
     with store.engine.connect() as conn:
