@@ -27,3 +27,27 @@ class NewStory:
     published_at: datetime | None
     first_seen_at: datetime
     title_key: str = ""  # normalised title, for "same headline" clustering
+
+
+@dataclass(frozen=True)
+class AlertStory:
+    """What an alert says about its story, built once where the story is known (a new story,
+    a changed headline, a test alert) and turned into template variables by `variables`."""
+
+    title: str
+    url: str | None
+    feed: str
+    published_at: datetime | None
+    language: str | None
+    summary: str
+
+    def variables(self) -> dict[str, str | None]:
+        """JSON-serialisable, as stored with the alert and seen by templates as `story`."""
+        return {
+            "title": self.title,
+            "url": self.url,
+            "feed": self.feed,
+            "published_at": self.published_at.isoformat() if self.published_at else None,
+            "language": self.language,
+            "summary": self.summary,
+        }

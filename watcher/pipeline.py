@@ -14,9 +14,8 @@ import hashlib
 import logging
 import random
 import time
-import weakref
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -50,6 +49,7 @@ from watcher.ingest.fetch import Fetcher, FetchLimits, status_error
 from watcher.ingest.parse import Entry, ParsedFeed
 from watcher.ingest.prepare import Prepared, Source
 from watcher.ingest.workers import WorkerPool
+from watcher.model import AlertStory
 from watcher.notify.alerts import build_alerts, cluster_alerts
 from watcher.rules import Document, RuleSet, normalise_text
 from watcher.store import FeedUpdate, Store
@@ -90,14 +90,36 @@ class PollReport:
     seconds: float = 0.0
 
 
+class StoreBatches:
+    """The store calls of every poll in flight, coalesced: state reads, "seen before?" asks and
+    poll writes made at about the same moment run as one transaction (see store.coalesce).
+    One per Context and so per event loop (futures belong to the loop that awaits them); a
+    reloaded Context keeps its predecessor's, since the store is the same."""
+
+    def __init__(self, store: Store) -> None:
+        self.writing = asyncio.Lock()  # one poll write transaction at a time from this process
+        self.read: Coalescer[str, FeedState | None] = Coalescer(partial(feed_states, store))
+        self.known: Coalescer[KnownAsk, Known] = Coalescer(partial(known_many, store))
+        self.write: Coalescer[PollToSave, StoreError | None] = Coalescer(
+            partial(save_polls, store), STATE_WRITE_WINDOW, self.writing, POLLS_PER_TRANSACTION
+        )
+
+
 @dataclass(frozen=True)
 class Context:
+    """What a poll needs, built once per daemon (or `run --once`) inside its event loop."""
+
     config: Config
     store: Store
     fetcher: Fetcher
     rules: RuleSet
     clock: Clock
     pool: WorkerPool  # where parsing, extraction and matching run (worker processes)
+    batches: StoreBatches = field(default=None)  # type: ignore[assignment]  # set just below
+
+    def __post_init__(self) -> None:
+        if self.batches is None:
+            object.__setattr__(self, "batches", StoreBatches(self.store))
 
 
 def fetch_limits(config: Config) -> FetchLimits:
@@ -116,7 +138,7 @@ def fetch_limits(config: Config) -> FetchLimits:
 async def poll_feed(ctx: Context, feed: FeedConfig) -> PollReport:
     """Poll one feed and record the outcome; never raises for feed trouble."""
     started = time.monotonic()
-    state = await _batches(ctx.store).read(feed.name)
+    state = await ctx.batches.read(feed.name)
     if state is None:
         report = PollReport(feed.name, "error", error="no state row; was the config synced?")
     elif state.disabled_at is not None:
@@ -256,7 +278,7 @@ async def _save(
 ) -> None:
     """Store the poll's outcome, in one transaction with the other polls that finished about
     the same moment, then the feed's health, only when the outcome can change it."""
-    batches = _batches(ctx.store)
+    batches = ctx.batches
     failed = await batches.write(PollToSave(feed.name, update, items, updates))
     if failed is not None:
         raise failed
@@ -265,50 +287,6 @@ async def _save(
             await asyncio.to_thread(
                 record_health, ctx.store, ctx.config, feed.name, update.polled_at
             )
-
-
-@dataclass
-class _Batches:
-    loop: asyncio.AbstractEventLoop
-    read: Coalescer[str, FeedState | None]
-    known: Coalescer[KnownAsk, Known]
-    write: Coalescer[PollToSave, StoreError | None]
-    writing: asyncio.Lock  # one poll write transaction at a time from this process
-
-
-_BATCHES: weakref.WeakKeyDictionary[Store, _Batches] = weakref.WeakKeyDictionary()
-
-
-def _batches(store: Store) -> _Batches:
-    """This store's state coalescers for the running event loop (`run --once` and tests start
-    a new loop each time; futures must belong to the loop that awaits them)."""
-    loop = asyncio.get_running_loop()
-    found = _BATCHES.get(store)
-    if found is None or found.loop is not loop:
-        ref = weakref.ref(store)
-
-        def read(names: list[str]) -> list[FeedState | None]:
-            alive = ref()
-            return feed_states(alive, names) if alive else [None] * len(names)
-
-        def seen(asks: list[KnownAsk]) -> list[Known]:
-            alive = ref()
-            empty = Known(frozenset(), frozenset(), frozenset())
-            return known_many(alive, asks) if alive else [empty] * len(asks)
-
-        def write(polls: list[PollToSave]) -> list[StoreError | None]:
-            alive = ref()
-            return save_polls(alive, polls) if alive else [None] * len(polls)
-
-        writing = asyncio.Lock()
-        found = _BATCHES[store] = _Batches(
-            loop,
-            Coalescer(read),
-            Coalescer(seen),
-            Coalescer(write, STATE_WRITE_WINDOW, writing, POLLS_PER_TRANSACTION),
-            writing,
-        )
-    return found
 
 
 def _schedule(
@@ -365,7 +343,7 @@ async def _new_entries(
         )
         for e in entries
     ]
-    seen = await _batches(ctx.store).known(
+    seen = await ctx.batches.known(
         KnownAsk(
             feed.name,
             tuple(k for _, k, _, _ in keyed),
@@ -405,14 +383,14 @@ async def _updates(
             title=entry.title, summary=entry.summary, body=body, feed=feed.name, tags=feed.tags
         )
         matches = tuple(ctx.rules.match(doc))
-        story = {
-            "title": entry.title,
-            "url": strip_tracking(entry.link) if entry.link else None,
-            "feed": feed.name,
-            "published_at": entry.published_at,
-            "language": None,
-            "summary": entry.summary,
-        }
+        story = AlertStory(
+            title=entry.title,
+            url=strip_tracking(entry.link) if entry.link else None,
+            feed=feed.name,
+            published_at=entry.published_at,
+            language=None,
+            summary=entry.summary,
+        )
         alerts = build_alerts(
             ctx.config, story, [m for m in matches if m.rule in wants], now, kind="update"
         )
@@ -465,14 +443,14 @@ async def _article_text(ctx: Context, feed: FeedConfig, entry: Entry) -> tuple[s
 
 def _story_to_save(ctx: Context, prepared: Prepared, now: datetime) -> StoryToSave:
     story = prepared.story
-    alert_story = {
-        "title": story.title,
-        "url": story.url,
-        "feed": story.feed,
-        "published_at": story.published_at,
-        "language": story.language,
-        "summary": story.summary,
-    }
+    alert_story = AlertStory(
+        title=story.title,
+        url=story.url,
+        feed=story.feed,
+        published_at=story.published_at,
+        language=story.language,
+        summary=story.summary,
+    )
     return StoryToSave(
         story=story,
         matches=prepared.matches,

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from watcher.config import Config
+from watcher.model import AlertStory
 from watcher.notify.templates import alert_context, render
 from watcher.rules import RuleMatch
 from watcher.store import OutboxAlert
@@ -15,21 +16,19 @@ from watcher.store.clusters import ClusterInfo
 
 def build_alerts(
     config: Config,
-    story: dict[str, Any],
+    story: AlertStory,
     matches: Sequence[RuleMatch],
     now: datetime,
     sources: Sequence[str] = (),
     cluster_size: int = 1,
     kind: str = "alert",
 ) -> tuple[OutboxAlert, ...]:
-    """`story` holds title, url, feed, published_at (datetime or None), language, summary."""
     rules = {r.name: r for r in config.rules}
     by_notifier: dict[str, list[RuleMatch]] = {}
     for m in matches:
         for name in rules[m.rule].notify if m.rule in rules else ():
             by_notifier.setdefault(name, []).append(m)
-    published = story.get("published_at")
-    story_vars = {**story, "published_at": published.isoformat() if published else None}
+    story_vars = story.variables()
     out = []
     for name, ms in by_notifier.items():
         notifier = config.notifier(name)
@@ -62,7 +61,7 @@ def build_alerts(
 
 def cluster_alerts(
     config: Config,
-    story: dict[str, Any],
+    story: AlertStory,
     matches: Sequence[RuleMatch],
     now: datetime,
     info: ClusterInfo,

@@ -20,8 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 from watcher.errors import RuleError
 from watcher.rules import Document, Hit, RuleMatch, RuleSet, RuleSpec
@@ -261,54 +260,3 @@ class SearchResult:
     terms: tuple[str, ...]
     hits: tuple[Hit, ...]
     """Where the terms are, with snippets of the original (unfolded) text and mark offsets."""
-
-
-def query_error(query: str, exc: RuleError) -> str:
-    """The error, and the query with a caret under the position it names."""
-    lines = [
-        f"search: {exc.detail}"
-        + (f" (at character {exc.position + 1})" if exc.position is not None else "")
-    ]
-    if exc.position is not None:
-        flat = re.sub(r"\s", " ", query)
-        lines += [f"  {flat}", "  " + " " * exc.position + "^"]
-    return "\n".join(lines)
-
-
-def result_json(r: SearchResult) -> dict[str, Any]:
-    """One `--json` line; `hits` has the shape `watcher matches --json` uses."""
-    return {
-        "id": r.id,
-        "feed": r.feed,
-        "title": r.title,
-        "url": r.url,
-        "language": r.language,
-        "published_at": _iso(r.published_at),
-        "first_seen_at": _iso(r.first_seen_at),
-        "score": r.score,
-        "rank": r.rank,
-        "terms": list(r.terms),
-        "snippet": r.hits[0].marked() if r.hits else "",
-        "hits": [h.as_dict() for h in r.hits],
-    }
-
-
-def render_result(r: SearchResult) -> str:
-    """A few lines per story: when, feed and title, the terms, one marked snippet per field."""
-    when = (r.published_at or r.first_seen_at).astimezone(UTC).strftime("%Y-%m-%d %H:%M")
-    lines = [
-        f"{when}  [{r.feed}]  {r.title}",
-        f"    terms: {', '.join(r.terms)}  (score {r.score:g})",
-    ]
-    shown: set[str] = set()
-    for hit in r.hits:
-        if hit.field not in shown:
-            shown.add(hit.field)
-            lines.append(f"    {hit.field}: {hit.marked()}")
-    if r.url:
-        lines.append(f"    {r.url}")
-    return "\n".join(lines)
-
-
-def _iso(d: datetime | None) -> str | None:
-    return d.astimezone(UTC).isoformat().replace("+00:00", "Z") if d is not None else None

@@ -1,0 +1,26 @@
+"""`watcher db upgrade` and `watcher db stats`."""
+
+from __future__ import annotations
+
+import argparse
+
+from watcher.cli.common import EXIT_OK, load, open_store
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    config = load(args)
+    if args.action == "upgrade":
+        from watcher.store.migrate import upgrade
+
+        with open_store(config, ensure_schema=False) as store:
+            before, after = upgrade(store)
+        print(
+            f"schema at revision {after}"
+            + (f" (was {before or 'empty'})" if before != after else " (already current)")
+        )
+        return EXIT_OK
+    from watcher.store.stats import db_stats, render_stats
+
+    with open_store(config) as store:
+        print(render_stats(db_stats(store)))
+    return EXIT_OK

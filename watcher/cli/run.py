@@ -1,0 +1,40 @@
+"""`watcher check` and `watcher run`: validating the config, and the daemon itself."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+
+from watcher.cli.common import EXIT_OK, load, open_store
+
+log = logging.getLogger("watcher")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    config = load(args)
+    print(
+        f"{config.path}: OK: {len(config.feeds)} feed(s), {len(config.rules)} rule(s), "
+        f"{len(config.notifiers)} notifier(s)"
+    )
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from watcher.daemon.scheduler import Daemon, run_once
+    from watcher.store.lock import ProcessLock
+
+    config = load(args)
+    with ProcessLock(config.database), open_store(config) as store:
+        if not args.once:
+            asyncio.run(Daemon(config, store).run())
+            return EXIT_OK
+        reports = asyncio.run(run_once(config, store))
+    log.info(
+        "once: polled %d feed(s), %d failed, %d new stories, %d matched",
+        len(reports),
+        sum(1 for r in reports if r.error),
+        sum(r.new for r in reports),
+        sum(r.matched for r in reports),
+    )
+    return EXIT_OK
