@@ -176,7 +176,7 @@ def test_the_cycle_finder_finds_cycles() -> None:
     assert _cycle({"p": {"p.m"}, "p.m": {"p"}}) is None  # a package re-exporting its module
 
 
-def test_module_level_imports_skip_functions_and_type_checking(tmp_path: Path) -> None:
+def test_module_level_imports_skip_functions_and_type_checking() -> None:
     probe = ROOT / "watcher" / "store" / "migrate.py"
     found = _top_level_imports(probe)
     assert "watcher.errors" in found
