@@ -1,7 +1,7 @@
 """url identity: stored canonical links and link keys rewritten in the w3lib-based form
 
 Revision ID: 0004_url_identity
-Revises: 0002
+Revises: 0003_health_outbox
 Create Date: 2026-12-03 10:15:00
 
 The canonical link changed: query parameters sorted, percent-encoding normalised (a non-ASCII
@@ -29,7 +29,7 @@ from alembic import op
 from w3lib.url import canonicalize_url
 
 revision = "0004_url_identity"
-down_revision = "0002"
+down_revision = "0003_health_outbox"
 branch_labels = None
 depends_on = None
 
