@@ -11,10 +11,11 @@ find it new and alert it again. Each stored `url` (the link minus tracking param
 fragment) is canonicalised again.
 
 Frozen: the canonical form of this revision is copied below, not imported from watcher (the
-live code may move on; this revision must not). A later change to the form needs a migration
-of its own. When two stories of a feed, stored apart under the old form, now have the same
-link key, the first keeps its key and the others keep their old keys (the key is unique per
-feed); all of them get the new canonical link, which the lookup also uses.
+live code may move on; this revision must not). Its spelling rules are w3lib's, pinned to 2.x
+in pyproject. A later change to the form needs a migration of its own. When two stories of a
+feed, stored apart under the old form, now have the same link key, the one already holding it
+(else the first by id) has it and the others keep their old keys (the key is unique per feed);
+all of them get the new canonical link, which the lookup also uses.
 """
 
 from __future__ import annotations
