@@ -48,11 +48,25 @@ def load_config(path: str, env: Mapping[str, str] | None = None) -> Config:
     """Read, substitute, validate. Raises ConfigError listing every problem found."""
     env = dict(os.environ) if env is None else dict(env)
     try:
-        text = FsPath(path).read_text(encoding="utf-8")
+        data = FsPath(path).read_bytes()
     except OSError as exc:
         raise ConfigError([Problem(path, 0, "", f"cannot read config: {exc.strerror}")]) from exc
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError([Problem(path, 0, "", f"config is not UTF-8: {exc}")]) from exc
+        line = data[: exc.start].count(b"\n") + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError(
+            [
+                Problem(
+                    path,
+                    line,
+                    "",
+                    f"not UTF-8 text (byte 0x{data[exc.start]:02x} at column {column}); save the "
+                    "file as UTF-8 in your editor",
+                )
+            ]
+        ) from exc
     return parse_config(path, text, env)
 
 

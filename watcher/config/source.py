@@ -62,6 +62,8 @@ def load_source(file: str, text: str, env: Mapping[str, str]) -> Source:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
         what = getattr(exc, "problem", None) or str(exc)
+        if "'\\t'" in what:  # PyYAML's words for a tab: "found character '\t' that cannot..."
+            what = "a tab character; indent with spaces, not tabs (YAML does not allow tabs)"
         src.problems.append(Problem(file, line, "", f"YAML syntax error: {what}"))
         return src
     if node is None:
