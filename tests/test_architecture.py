@@ -12,6 +12,7 @@ from tests.conftest import ROOT
 PURE = [
     "rules",
     "ingest/parse.py",
+    "ingest/charset.py",
     "ingest/dedup.py",
     "ingest/extract.py",
     "ingest/prepare.py",

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from html import unescape
 from typing import Any, cast
 from urllib.parse import urljoin, urlsplit
 
@@ -24,9 +25,12 @@ import lxml.html
 from lxml.etree import ParserError
 
 from watcher.errors import ParseError
+from watcher.ingest.charset import undeclared_to_utf8
 
 MAX_ENTRIES = 1000  # a feed with more is truncated: nobody publishes that many at once
-MAX_FIELD_CHARS = 200_000
+MAX_FIELD_CHARS = 200_000  # text kept per field, counted after markup is stripped
+MAX_FIELD_HTML_CHARS = 5_000_000  # markup read per field: bounds lxml's time and memory
+_TAG = re.compile(r"<[^>]*>?")
 _EARLIEST = datetime(1995, 1, 1, tzinfo=UTC)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 _SPACE = re.compile(r"[ \t\u00a0]+")  # \r ends a line; _CONTROL has removed \f and \v
@@ -122,6 +126,10 @@ def parse_feed(
     """Parse a feed body fetched from `url` (the final URL, so relative links resolve)."""
     response_headers = {k.lower(): v for k, v in (headers or {}).items()}
     response_headers.setdefault("content-location", url)
+    body, detected = undeclared_to_utf8(body, headers)
+    if detected and "content-type" in response_headers:  # now UTF-8: say so (text/xml
+        kind = response_headers["content-type"].split(";")[0]  # alone would mean us-ascii)
+        response_headers["content-type"] = f"{kind}; charset=utf-8"
     if body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
         return _parse_json_feed(body, url, now)  # feedparser 6 does not read JSON Feed
     try:
@@ -297,19 +305,22 @@ def _date(e: dict[str, Any], now: datetime) -> datetime | None:
 
 
 def html_to_text(value: str) -> str:
-    """Plain text from a feed's HTML fragment (feedparser has sanitised it already)."""
-    value = value[:MAX_FIELD_CHARS]
+    """Plain text from a feed's HTML fragment (feedparser has sanitised it already).
+
+    The text, not the markup, is cut at MAX_FIELD_CHARS: markup can be most of a long post's
+    bytes, and cutting it first lost mentions late in the text."""
+    value = value[:MAX_FIELD_HTML_CHARS]
     if "<" not in value and "&" not in value:
-        return clean_text(value)
+        return clean_text(value[:MAX_FIELD_CHARS])
     try:
         root = lxml.html.fragment_fromstring(value, create_parent="div")
     except (ParserError, ValueError, AssertionError):
         # lxml asserts on a fragment that starts a whole document ("<html", "<!doctype"):
-        # a hostile or careless title must not escape as anything but text
-        return clean_text(value)
+        # a hostile or careless title must not escape as markup either, so tags go
+        return clean_text(unescape(_TAG.sub(" ", value)))[:MAX_FIELD_CHARS]
     for br in root.iter("br", "p", "div", "li", "h1", "h2", "h3", "h4", "tr"):
         br.tail = "\n" + (br.tail or "")
-    return clean_text(root.text_content())
+    return clean_text(root.text_content())[:MAX_FIELD_CHARS]
 
 
 def clean_text(value: str) -> str:
