@@ -95,7 +95,8 @@ def test_failing_feed_alert_is_listed_retried_and_sent_once(
     assert "server error (HTTP status 500)" in receiver.alerts[0]["message"]
     text = run_watcher("deliveries", "-c", cfg)
     assert text.returncode == 0, text.stderr
-    first = text.stdout.splitlines()[0]
+    header, first = text.stdout.splitlines()[:2]
+    assert header.split()[:3] == ["ID", "STATUS", "KIND"]
     assert " sent " in first and " health " in first and "ops[0]" in first
 
 
