@@ -1,0 +1,94 @@
+"""What one poll needs from the daemon: the config, store, fetcher, rules and worker pool, the
+store calls of concurrent polls coalesced into shared transactions, and the fetch limits."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from functools import partial
+
+from watcher.clock import Clock
+from watcher.config import Config
+from watcher.errors import StoreError
+from watcher.ingest.fetch import Fetcher, FetchLimits
+from watcher.ingest.workers import WorkerPool
+from watcher.rules import RuleSet
+from watcher.store import Store
+from watcher.store.coalesce import Coalescer
+from watcher.store.feeds import feed_states
+from watcher.store.stories import (
+    Known,
+    KnownAsk,
+    PollToSave,
+    known_many,
+    save_polls,
+)
+from watcher.store.tables import FeedState
+
+log = logging.getLogger("watcher.poll")
+
+FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, "
+    "text/xml;q=0.9, */*;q=0.5"
+)
+PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+RETRY_AFTER_CAP = 6 * 3600.0  # a server cannot silence a feed for longer than this at once
+PAGE_FETCHES_PER_FEED = 4
+STATE_WRITE_WINDOW = 0.01  # seconds; poll outcomes arriving within it share one transaction
+POLLS_PER_TRANSACTION = 100  # bounds how long one write transaction holds the database
+
+
+@dataclass(frozen=True)
+class PollReport:
+    feed: str
+    status: str  # HTTP status, "unchanged", or "error"
+    new: int = 0
+    matched: int = 0
+    error: str | None = None
+    seconds: float = 0.0
+
+
+class StoreBatches:
+    """The store calls of every poll in flight, coalesced: state reads, "seen before?" asks and
+    poll writes made at about the same moment run as one transaction (see store.coalesce).
+    One per Context and so per event loop (futures belong to the loop that awaits them); a
+    reloaded Context keeps its predecessor's, since the store is the same."""
+
+    def __init__(self, store: Store) -> None:
+        self.writing = asyncio.Lock()  # one poll write transaction at a time from this process
+        self.read: Coalescer[str, FeedState | None] = Coalescer(partial(feed_states, store))
+        self.known: Coalescer[KnownAsk, Known] = Coalescer(partial(known_many, store))
+        self.write: Coalescer[PollToSave, StoreError | None] = Coalescer(
+            partial(save_polls, store), STATE_WRITE_WINDOW, self.writing, POLLS_PER_TRANSACTION
+        )
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a poll needs, built once per daemon (or `run --once`) inside its event loop."""
+
+    config: Config
+    store: Store
+    fetcher: Fetcher
+    rules: RuleSet
+    clock: Clock
+    pool: WorkerPool  # where parsing, extraction and matching run (worker processes)
+    batches: StoreBatches = field(default=None)  # type: ignore[assignment]  # set just below
+
+    def __post_init__(self) -> None:
+        if self.batches is None:
+            object.__setattr__(self, "batches", StoreBatches(self.store))
+
+
+def fetch_limits(config: Config) -> FetchLimits:
+    p = config.polling
+    return FetchLimits(
+        timeout=p.timeout,
+        max_bytes=p.max_bytes,
+        concurrency=p.concurrency,
+        per_host=p.per_host,
+        allow_private_addresses=p.allow_private_addresses,
+        host_gap=p.host_gap,
+        **({"user_agent": p.user_agent} if p.user_agent else {}),
+    )
