@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 
+from watcher import metrics
 from watcher.clock import Clock
 from watcher.config import Config, FeedConfig, format_duration
 from watcher.daemon.health import changes_health, record_health
@@ -434,15 +435,18 @@ async def _article_text(ctx: Context, feed: FeedConfig, entry: Entry) -> tuple[s
             raise status_error(page)
     except FetchError as exc:
         log.debug("page feed=%s url=%s not fetched: %s; using the feed's text", feed.name, url, exc)
+        metrics.EXTRACTION_FAILURES.labels(outcome="fetch").inc()
         return fallback, "feed"
     extracted = await ctx.pool.extract(page.body, page.url)
     if extracted is None:
+        metrics.EXTRACTION_FAILURES.labels(outcome="extract").inc()
         return fallback, "feed"
     return extracted.text, "page"
 
 
 def _story_to_save(ctx: Context, prepared: Prepared, now: datetime) -> StoryToSave:
     story = prepared.story
+    metrics.record_matches([m.rule for m in prepared.matches])
     alert_story = AlertStory(
         title=story.title,
         url=story.url,

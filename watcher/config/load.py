@@ -21,6 +21,7 @@ from apscheduler.triggers.cron import CronTrigger
 from jinja2 import TemplateSyntaxError
 
 from watcher.config.durations import parse_duration
+from watcher.config.http import HTTP_KEYS, HttpConfig, parse_listen, token_problem
 from watcher.config.model import (
     Config,
     FeedConfig,
@@ -40,7 +41,7 @@ from watcher.rules import RuleSpec, validate_rules
 T = TypeVar("T")
 
 DEFAULT_PATH = "config/watcher.yaml"
-TOP_KEYS = {"database", "polling", "retention", "feeds", "terms", "notifiers", "rules"}
+TOP_KEYS = {"database", "http", "polling", "retention", "feeds", "terms", "notifiers", "rules"}
 RETENTION_KEYS = {"stories", "matched_stories", "deliveries"}
 MIN_RETENTION = 86400.0
 POLLING_KEYS = {
@@ -125,6 +126,7 @@ def parse_config(path: str, text: str, env: Mapping[str, str]) -> Config:
 
     database, auto_upgrade = _database(src, data.get("database"))
     database = env.get("WATCHER_DATABASE_URL") or database
+    http = _http(src, data.get("http"))
     polling = _polling(src, data.get("polling"))
     retention = _retention(src, data.get("retention"))
     feeds = _feeds(src, data.get("feeds"))
@@ -145,10 +147,12 @@ def parse_config(path: str, text: str, env: Mapping[str, str]) -> Config:
         for url in n.urls:
             secrets |= url_secrets(url)
     secrets |= url_secrets(database, paths=False)
+    secrets.add(http.token)
     return Config(
         path=path,
         database=database,
         auto_upgrade=auto_upgrade,
+        http=http,
         polling=polling,
         retention=retention,
         feeds=feeds,
@@ -219,6 +223,23 @@ def _retention(src: Source, raw: Any) -> RetentionConfig:
             "matched_stories must be at least as long as stories (matched stories outlive "
             "unmatched ones)",
         )
+    return out
+
+
+def _http(src: Source, raw: Any) -> HttpConfig:
+    d = HttpConfig()
+    if raw is None or not _mapping(src, raw, ("http",)):
+        return d
+    _unknown(src, raw, ("http",), HTTP_KEYS)
+    host, port = _opt(src, raw, ("http", "listen"), parse_listen, (d.host, d.port))
+    out = HttpConfig(
+        enabled=_opt(src, raw, ("http", "enabled"), _bool, d.enabled),
+        host=host,
+        port=port,
+        token=_opt(src, raw, ("http", "token"), _string, d.token),
+    )
+    if (why := token_problem(out)) is not None:
+        src.problem(("http", "token") if "token" in raw else ("http", "listen"), why)
     return out
 
 

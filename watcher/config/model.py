@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from watcher.config.http import HttpConfig
 from watcher.rules import RuleSpec
 
 
@@ -89,6 +90,7 @@ class Config:
     path: str
     database: str = "sqlite:///data/watcher.db"
     auto_upgrade: bool | None = None  # None: yes for SQLite, no for PostgreSQL
+    http: HttpConfig = field(default_factory=HttpConfig)
     polling: PollingConfig = field(default_factory=PollingConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     feeds: tuple[FeedConfig, ...] = ()

@@ -21,6 +21,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from watchfiles import Change, awatch
 
+from watcher import metrics
 from watcher.clock import Clock, utcnow
 from watcher.config import Config, load_config
 from watcher.daemon.health import deliver_health
@@ -158,6 +159,16 @@ class Daemon:
                 coalesce=True,
                 id="maintenance",
             )
+            from watcher.web.server import start_web  # FastAPI and uvicorn: `watcher run` only
+
+            web = start_web(
+                self.config,
+                self.store,
+                lambda: self.config,
+                self.clock,
+                scheduler=lambda: scheduler.running and not self._stop.is_set(),
+                workers=lambda: self._ctx is not None and self._ctx.pool.alive(),
+            )
             scheduler.start()
             watch = asyncio.create_task(self._watch_config(), name="watch-config")
             log.info(
@@ -168,6 +179,8 @@ class Daemon:
             try:
                 await self._stop.wait()
             finally:
+                if web is not None:
+                    await web.stop()
                 scheduler.shutdown(wait=False)
                 watch.cancel()
                 if self._in_flight:
@@ -192,6 +205,7 @@ class Daemon:
                 for problem in problems:
                     log.error("config reload (%s) refused: %s", why, problem)
                 log.error("config reload (%s) refused: keeping the last good config", why)
+                metrics.CONFIG_RELOADS.labels(outcome="refused").inc()
                 return False
             summary = summarize(self.config, new)
             set_secrets(new.secrets)
@@ -206,6 +220,7 @@ class Daemon:
                 )
                 old.close(wait=False)  # polls already running finish on the old workers
             log.info("config reloaded (%s): %s", why, summary)
+            metrics.CONFIG_RELOADS.labels(outcome="ok").inc()
             return True
 
     async def _watch_config(self) -> None:
@@ -245,8 +260,11 @@ class Daemon:
             self._in_flight[name] = task
             task.add_done_callback(functools.partial(self._poll_done, name))
 
-    def _poll_done(self, name: str, _task: object) -> None:
+    def _poll_done(self, name: str, done: asyncio.Task[PollReport]) -> None:
         self._in_flight.pop(name, None)
+        if not done.cancelled() and done.exception() is None:
+            r = done.result()
+            metrics.record_poll(r.status, r.new, r.seconds)
         if not self._stop.is_set():
             task = asyncio.get_running_loop().create_task(self._deliver())
             self._background.add(task)

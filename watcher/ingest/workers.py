@@ -25,6 +25,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
+from watcher import metrics
 from watcher.config import Config
 from watcher.errors import WatcherError
 from watcher.ingest.extract import Extracted, extract_article
@@ -118,6 +119,7 @@ class WorkerPool:
         except BrokenProcessPool as exc:
             # a worker died (killed, out of memory, a crash in C): start afresh next time
             if executor is not None:
+                metrics.WORKER_RESTARTS.inc()
                 executor.shutdown(wait=False, cancel_futures=True)
                 if self._pool is executor:
                     self._pool = None
@@ -144,6 +146,12 @@ class WorkerPool:
         # in threads the rules are ours; a worker process has its own compiled copy
         prepare = partial(prepare_stories, self.rules) if self._workers <= 0 else _prepare_in_worker
         return await self._run("preparing stories", prepare, source, list(items), now)
+
+    def alive(self) -> bool:
+        """False while a worker process is dead and the pool not yet restarted (readiness)."""
+        pool = self._pool
+        processes = getattr(pool, "_processes", None) or {}
+        return all(p.is_alive() for p in processes.values())
 
     def close(self, wait: bool = True) -> None:
         """Stop the workers; with wait=False, work already handed to them still completes."""
