@@ -217,3 +217,19 @@ def site_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         for s in (feeds, receiver):
             s.httpd.shutdown()
             s.httpd.server_close()
+
+
+def all_routes() -> list[tuple[str, set[str], bool]]:
+    """(path, methods, in the OpenAPI schema) of every route the app serves: its own and those
+    of the routers it includes (FastAPI keeps included routers behind a wrapper)."""
+    from fastapi.routing import APIRoute
+
+    from watcher.config import parse_config
+    from watcher.web import api, atom, ui
+    from watcher.web.server import WebState, build_app
+
+    config = parse_config("x.yaml", "database: sqlite:///unused.db\n", {})
+    app = build_app(WebState(config=lambda: config, store=None))  # type: ignore[arg-type]
+    routes = [r for r in app.routes if isinstance(r, APIRoute)]
+    routes += [r for m in (api, atom, ui) for r in m.router.routes if isinstance(r, APIRoute)]
+    return [(r.path, set(r.methods or ()), bool(r.include_in_schema)) for r in routes]
