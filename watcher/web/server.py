@@ -69,7 +69,7 @@ def build_app(state: WebState) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if request.url.path.startswith("/api/") or exc.status_code != 404:
+        if request.url.path.startswith(("/api/", "/feeds/")) or exc.status_code != 404:
             return JSONResponse({"error": str(exc.detail)}, exc.status_code)
         return ui.not_found(request)
 
