@@ -8,6 +8,7 @@ import pytest
 
 from tests.conftest import ROOT
 from watcher.cli import build_parser
+from watcher.config.http import HTTP_KEYS
 from watcher.config.load import (
     DATABASE_KEYS,
     FEED_KEYS,
@@ -30,6 +31,7 @@ KEYS = (
     + [f"rules[].{k}" for k in RULE_KEYS]
     + [f"notifiers.NAME.{k}" for k in NOTIFIER_KEYS]
     + [f"database.{k}" for k in DATABASE_KEYS]
+    + [f"http.{k}" for k in HTTP_KEYS]
 )
 
 
