@@ -161,17 +161,24 @@ rules:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
             try:
-                if polls_done(base) >= args.feeds:
+                if (
+                    polls_done(base) >= args.feeds
+                    and json.loads(get(base + "/api/v1/matches?limit=1")[1])["items"]
+                ):
                     break
             except OSError:
                 pass
-            time.sleep(0.5)
+            time.sleep(1.0)
         else:
-            raise SystemExit("the daemon did not finish its first cycle in 120 s")
-        story = json.loads(get(base + "/api/v1/matches?limit=1")[1])["items"][0]["story_id"]
+            raise SystemExit("the daemon did not finish its first cycle in 600 s")
+        matched = json.loads(get(base + "/api/v1/matches?limit=1")[1])["items"]
+        if not matched:
+            errors = {f["last_error"] for f in json.loads(get(base + "/api/v1/feeds")[1])["items"]}
+            raise SystemExit(f"no matches after the first cycle; feed errors: {errors}")
+        story = matched[0]["story_id"]
         endpoints = {
             "GET /api/v1/matches": "/api/v1/matches?limit=50",
             "GET /api/v1/matches?rule&text": "/api/v1/matches?rule=karabakh&text=brussels",
@@ -206,6 +213,7 @@ rules:
         f"window {args.duration:g}s: {polls:.0f} polls, {total_stories} stories stored in all "
         f"(>= {stories0} before the window)"
     )
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"{'endpoint':<32} {'n':>5} {'median ms':>10} {'p95 ms':>8}")
     for name, ts in times.items():
         ts.sort()

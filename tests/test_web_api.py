@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from tests.web_support import Site, all_routes, site_fixture  # noqa: F401  (the `site` fixture)
+from pathlib import Path
+
+from tests.conftest import FeedServer, Receiver
+from tests.web_support import Site, all_routes, build_site, site_fixture  # noqa: F401  (the `site` fixture)
 
 
 def test_healthz_and_readyz(site: Site) -> None:
@@ -172,3 +175,25 @@ def test_openapi_is_valid_and_covers_every_route(site: Site) -> None:
     assert ("/feeds/rule/{name}.atom", "GET") in documented
     assert ("/api/v1/deliveries/retry", "POST") in documented
     assert len(documented) >= 15
+
+
+def test_the_api_on_postgresql(
+    tmp_path: Path, feed_server: FeedServer, receiver: Receiver, pg_url: str
+) -> None:
+    """The same reads on PostgreSQL (dates per day, LIKE with escapes, cluster timelines)."""
+    for pg in build_site(tmp_path, feed_server, receiver, db=pg_url):
+        c = pg.client()
+        items = c.get("/api/v1/matches?text=50%25_off%20qarabag").json()["items"]
+        assert items == []  # % and _ are literal, not wildcards
+        items = c.get("/api/v1/matches").json()["items"]
+        assert len(items) >= 4
+        detail = c.get(f"/api/v1/stories/{items[0]['story_id']}").json()
+        assert detail["timeline"] and detail["matches"]
+        feeds = c.get("/api/v1/feeds").json()["items"]
+        assert sum(sum(f["new_per_day"].values()) for f in feeds) >= 8
+        rules = c.get("/api/v1/rules").json()["items"]
+        assert all(len(day) == 10 for r in rules for day in r["matches_per_day"])
+        assert c.get("/readyz").status == 200
+        assert "watcher_outbox_backlog 0.0" in c.get("/metrics").text
+        assert c.get("/api/v1/search?q=commission").json()["items"]
+        assert c.get("/feeds/all.atom").status == 200

@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func, or_, text
-from sqlalchemy.orm import aliased
-from sqlmodel import col, select
+from sqlalchemy import func, text
+from sqlmodel import Session, col, select
 
 from watcher.store.db import Store
 from watcher.store.matches import sources_of
@@ -50,19 +49,11 @@ def match_page(
 ) -> list[MatchView]:
     """Newest first by match id (the cursor), one row per story cluster and rule: the copy that
     matched first, with the cluster's other feeds as `sources`. `folded_text` is text already
-    folded as rules fold it, looked for in the story's stored folded text."""
-    m2, s2 = aliased(MatchRow), aliased(StoryRow)
-    earlier = exists().where(
-        col(m2.rule) == col(MatchRow.rule),
-        col(m2.id) < col(MatchRow.id),
-        col(s2.id) == col(m2.story_id),
-        col(s2.cluster_id) == col(StoryRow.cluster_id),
-    )
-    q = (
-        select(MatchRow, StoryRow)
-        .join(StoryRow, col(StoryRow.id) == col(MatchRow.story_id))
-        .where(or_(col(StoryRow.cluster_id).is_(None), ~earlier))
-    )
+    folded as rules fold it, looked for in the story's stored folded text.
+
+    Later copies are dropped page by page (a lookup by cluster id, indexed) rather than by a
+    correlated subquery, whose cost grows with every match the rule ever had."""
+    q = select(MatchRow, StoryRow).join(StoryRow, col(StoryRow.id) == col(MatchRow.story_id))
     if rule:
         q = q.where(MatchRow.rule == rule)
     if feed:
@@ -72,13 +63,39 @@ def match_page(
     if folded_text:
         pattern = "%" + folded_text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         q = q.where(col(StoryRow.search_text).like(pattern + "%", escape="\\"))
-    if before_id is not None:
-        q = q.where(col(MatchRow.id) < before_id)
-    q = q.order_by(col(MatchRow.id).desc()).limit(limit)
+    out: list[MatchView] = []
+    cursor = before_id
     with store.read() as s:
-        rows = s.exec(q).all()
-        clusters = sources_of(s, sorted({st.cluster_id for _, st in rows if st.cluster_id}))
-    return [_match_view(m, st, clusters.get(st.cluster_id or -1, [st.feed])) for m, st in rows]
+        while len(out) < limit:
+            page = q if cursor is None else q.where(col(MatchRow.id) < cursor)
+            rows = s.exec(page.order_by(col(MatchRow.id).desc()).limit(2 * limit)).all()
+            if not rows:
+                break
+            cursor = rows[-1][0].id
+            clusters = sorted({st.cluster_id for _, st in rows if st.cluster_id is not None})
+            first = _first_matches(s, clusters)
+            feeds = sources_of(s, clusters)
+            for m, st in rows:
+                if st.cluster_id is not None and first.get((st.cluster_id, m.rule), m.id) != m.id:
+                    continue  # a later copy of a story this rule already matched
+                out.append(_match_view(m, st, feeds.get(st.cluster_id or -1, [st.feed])))
+                if len(out) == limit:
+                    break
+            if len(rows) < 2 * limit:
+                break
+    return out
+
+
+def _first_matches(s: Session, clusters: list[int]) -> dict[tuple[int, str], int]:
+    if not clusters:
+        return {}
+    rows = s.exec(
+        select(StoryRow.cluster_id, MatchRow.rule, func.min(MatchRow.id))
+        .join(StoryRow, col(StoryRow.id) == col(MatchRow.story_id))
+        .where(col(StoryRow.cluster_id).in_(clusters))
+        .group_by(col(StoryRow.cluster_id), col(MatchRow.rule))
+    ).all()
+    return {(cid, rule): mid for cid, rule, mid in rows if cid is not None and mid is not None}
 
 
 def _match_view(m: MatchRow, st: StoryRow, feeds: list[str]) -> MatchView:
