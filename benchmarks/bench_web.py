@@ -111,7 +111,7 @@ def free_port() -> int:
 
 def get(url: str) -> tuple[float, bytes]:
     t0 = time.perf_counter()
-    with urllib.request.urlopen(url, timeout=30) as r:
+    with urllib.request.urlopen(url, timeout=120) as r:
         body = r.read()
     return time.perf_counter() - t0, body
 
@@ -157,7 +157,7 @@ rules:
         [sys.executable, "-m", "watcher", "run", "-c", str(tmp / "watcher.yaml")],
         cwd=ROOT,
         env={**env, "PYTHONPATH": str(ROOT), "WATCHER_LOG_LEVEL": "warning"},
-        stderr=subprocess.DEVNULL,
+        stderr=open(tmp / "daemon.log", "w"),  # noqa: SIM115  (closed with the process)
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -201,7 +201,10 @@ rules:
         total_stories = sum(f["stories_seen"] for f in stored)
     finally:
         daemon.send_signal(signal.SIGTERM)
-        daemon.wait(60)
+        try:
+            daemon.wait(60)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
         stop.set()
         server.join(10)
 

@@ -158,3 +158,40 @@ def test_daemon_refuses_a_public_listen_without_a_token(
     assert ok.returncode == 0, ok.stderr
     short = run_watcher("check", "-c", str(cfg), env={"WATCHER_TOKEN": "short"})
     assert short.returncode == 2 and "http.token: must be at least 16 characters" in short.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "host", "port", "loopback"),
+    [
+        ("127.0.0.1:8080", "127.0.0.1", 8080, True),
+        ("localhost:9000", "localhost", 9000, True),
+        ("[::1]:8080", "::1", 8080, True),
+        (":8080", "0.0.0.0", 8080, False),
+        ("192.168.1.5:80", "192.168.1.5", 80, False),
+    ],
+)
+def test_listen_addresses(text: str, host: str, port: int, loopback: bool) -> None:
+    from watcher.config.http import HttpConfig, is_loopback, parse_listen
+
+    assert parse_listen(text) == (host, port)
+    assert is_loopback(host) is loopback
+    assert HttpConfig(host=host, port=port).listen.endswith(f":{port}")
+
+
+@pytest.mark.parametrize("bad", ["127.0.0.1:99999", "127.0.0.1:http", "", True])
+def test_bad_listen_addresses_say_what_to_write(bad: object) -> None:
+    from watcher.config.http import parse_listen
+
+    with pytest.raises(ValueError, match=r"127\.0\.0\.1:8080"):
+        parse_listen(bad)
+
+
+def test_session_cookie_expires_and_is_bound_to_the_token() -> None:
+    from watcher.web.auth import Guard
+
+    guard = Guard(TOKEN)
+    cookie = guard.new_session(now=1000.0)
+    assert guard.session_ok(cookie, now=1001.0)
+    assert not guard.session_ok(cookie, now=1000.0 + 8 * 86400)
+    assert not Guard(TOKEN + "-rotated").session_ok(cookie, now=1001.0)
+    assert not guard.session_ok(cookie.replace(".", ".0"), now=1001.0)
