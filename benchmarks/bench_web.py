@@ -5,7 +5,8 @@
 A separate process serves --feeds RSS feeds from 127.0.x.y loopback hosts (one aiohttp site per
 host, so the daemon's per-host limits see many hosts), each starting with 20 items and gaining
 one more every --publish seconds (a third of them about Karabakh, which a rule matches and
-sends to a webhook in the same process). A real `watcher run` (temporary SQLite, polling every
+sends to a webhook in the same process; every tenth feed reprints feed 0's
+stories). A real `watcher run` (temporary SQLite, polling every
 15 s, extraction off) polls them; once the first cycle is stored, one client requests the API
 and the dashboard in turn for --duration seconds, while polls, matching and deliveries go on.
 
@@ -19,6 +20,7 @@ import asyncio
 import json
 import multiprocessing as mp
 import os
+import random
 import re
 import signal
 import socket
@@ -34,23 +36,62 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-TOPICS = [
-    "Karabakh peace talks advance in {city}",
-    "Markets in {city} close higher on energy shares",
-    "Rail corridor through {city} gets new funding",
+WORDS = [
+    "officials",
+    "ministers",
+    "delegation",
+    "border",
+    "commission",
+    "trade",
+    "agreement",
+    "summit",
+    "envoy",
+    "parliament",
+    "election",
+    "budget",
+    "energy",
+    "pipeline",
+    "railway",
+    "corridor",
+    "harvest",
+    "drought",
+    "refinery",
+    "tariff",
+    "customs",
+    "investment",
+    "bank",
+    "currency",
+    "inflation",
+    "airport",
+    "port",
+    "shipping",
+    "grain",
+    "exports",
+    "imports",
+    "court",
 ]
 CITIES = ["Baku", "Yerevan", "Tbilisi", "Brussels", "Ankara", "Moscow", "Tehran", "Astana"]
 
 
+def words(rng: random.Random, n: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(n))
+
+
 def feed_xml(i: int, items: int) -> bytes:
+    """Distinct stories per feed; every third about Karabakh talks (the rule's matches), and
+    every tenth feed also carries feed 0's stories (a wire story reprinted: clusters)."""
     parts = []
     for k in range(items - 1, -1, -1):
-        title = TOPICS[(i + k) % 3].format(city=CITIES[(i * 7 + k) % len(CITIES)])
+        source = 0 if i % 10 == 9 else i
+        rng = random.Random(source * 100_003 + k)
+        city = rng.choice(CITIES)
+        lead = "Karabakh peace talks" if k % 3 == 0 else words(rng, 3).capitalize()
+        title = f"{lead}: {words(rng, 5)} in {city}"
+        text = f"{words(rng, 30)}. {city} {words(rng, 20)}."
         parts.append(
-            f"<item><title>{title} (feed {i}, no. {k})</title>"
-            f"<link>http://example.org/{i}/{k}</link><guid isPermaLink='false'>f{i}-{k}</guid>"
-            f"<description>Report number {k} of feed {i}: {title.lower()}; officials said "
-            f"more details would follow later in the day.</description></item>"
+            f"<item><title>{title}</title><link>http://example.org/{source}/{k}</link>"
+            f"<guid isPermaLink='false'>f{source}-{k}</guid>"
+            f"<description>{text}</description></item>"
         )
     return (
         "<?xml version='1.0' encoding='UTF-8'?><rss version='2.0'><channel>"
@@ -181,7 +222,7 @@ rules:
         story = matched[0]["story_id"]
         endpoints = {
             "GET /api/v1/matches": "/api/v1/matches?limit=50",
-            "GET /api/v1/matches?rule&text": "/api/v1/matches?rule=karabakh&text=brussels",
+            "GET /api/v1/matches?rule&text": "/api/v1/matches?rule=karabakh&text=baku",
             "GET /api/v1/stories/ID": f"/api/v1/stories/{story}",
             "GET /api/v1/feeds": "/api/v1/feeds",
             "GET / (dashboard)": "/?refresh=0",

@@ -63,27 +63,26 @@ def match_page(
     if folded_text:
         pattern = "%" + folded_text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         q = q.where(col(StoryRow.search_text).like(pattern + "%", escape="\\"))
-    out: list[MatchView] = []
-    cursor = before_id
+    kept: list[tuple[MatchRow, StoryRow]] = []
+    cursor, batch = before_id, max(2 * limit, 100)
     with store.read() as s:
-        while len(out) < limit:
+        while len(kept) < limit:
             page = q if cursor is None else q.where(col(MatchRow.id) < cursor)
-            rows = s.exec(page.order_by(col(MatchRow.id).desc()).limit(2 * limit)).all()
+            rows = s.exec(page.order_by(col(MatchRow.id).desc()).limit(batch)).all()
             if not rows:
                 break
             cursor = rows[-1][0].id
-            clusters = sorted({st.cluster_id for _, st in rows if st.cluster_id is not None})
-            first = _first_matches(s, clusters)
-            feeds = sources_of(s, clusters)
+            first = _first_matches(s, sorted({st.cluster_id for _, st in rows if st.cluster_id}))
             for m, st in rows:
                 if st.cluster_id is not None and first.get((st.cluster_id, m.rule), m.id) != m.id:
                     continue  # a later copy of a story this rule already matched
-                out.append(_match_view(m, st, feeds.get(st.cluster_id or -1, [st.feed])))
-                if len(out) == limit:
+                kept.append((m, st))
+                if len(kept) == limit:
                     break
-            if len(rows) < 2 * limit:
+            if len(rows) < batch:
                 break
-    return out
+        feeds = sources_of(s, sorted({st.cluster_id for _, st in kept if st.cluster_id}))
+    return [_match_view(m, st, feeds.get(st.cluster_id or -1, [st.feed])) for m, st in kept]
 
 
 def _first_matches(s: Session, clusters: list[int]) -> dict[tuple[int, str], int]:
