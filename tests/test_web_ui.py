@@ -70,3 +70,21 @@ def test_retry_from_the_deliveries_page(site: Site) -> None:
     r = c.post("/deliveries/retry", form={"csrf_token": token.group(1), "ids": str(row.id)})
     assert r.status == 303 and r.headers["location"] == "/deliveries?requeued=1"
     assert c.post("/deliveries/retry", form={"csrf_token": token.group(1)}).status == 400
+
+
+def test_counts_cache_expires() -> None:
+    from watcher.web.cache import TtlCache
+
+    clock = [0.0]
+    calls: list[int] = []
+    cache = TtlCache(ttl=30, now=lambda: clock[0])
+
+    def compute() -> int:
+        calls.append(1)
+        return len(calls)
+
+    assert cache.get("k", compute) == 1
+    clock[0] = 29.0
+    assert cache.get("k", compute) == 1
+    clock[0] = 30.0
+    assert cache.get("k", compute) == 2

@@ -186,23 +186,19 @@ def story(request: Request, story_id: int) -> dict[str, Any]:
 def feeds(request: Request, days: Annotated[int, Query(ge=1, le=90)] = 14) -> dict[str, Any]:
     from watcher.daemon.health import feed_report
     from watcher.store import all_feed_states
-    from watcher.store.views import per_day
 
     web = _web(request)
-    now = web.clock()
-    report = feed_report(web.config(), all_feed_states(web.store), now)
-    counts = per_day(web.store, "stories", now - timedelta(days=days))
+    report = feed_report(web.config(), all_feed_states(web.store), web.clock())
+    counts = web.per_day("stories", days)
     return {"items": [{**f, "new_per_day": counts.get(f["name"], {})} for f in report]}
 
 
 @router.get("/rules", summary="The configured rules with match counts (total and per day)")
 def rules(request: Request, days: Annotated[int, Query(ge=1, le=90)] = 14) -> dict[str, Any]:
-    from watcher.store.views import match_totals, per_day
-
     web = _web(request)
     config = web.config()
-    totals = match_totals(web.store)
-    daily = per_day(web.store, "matches", web.clock() - timedelta(days=days))
+    totals = web.match_totals()
+    daily = web.per_day("matches", days)
     items = []
     for r in config.rules:
         spec = r.spec

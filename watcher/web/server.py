@@ -31,6 +31,7 @@ from watcher.errors import WatcherError
 from watcher.store import Store
 from watcher.store.views import outbox_backlog, ping
 from watcher.web.auth import Guard, GuardMiddleware
+from watcher.web.cache import TtlCache
 
 log = logging.getLogger("watcher.web")
 
@@ -46,6 +47,21 @@ class WebState:
     store: Store
     clock: Clock = utcnow
     checks: Mapping[str, Callable[[], bool]] = field(default_factory=dict)
+    counts: TtlCache = field(default_factory=TtlCache)
+
+    def per_day(self, what: str, days: int) -> dict[str, dict[str, int]]:
+        """Counts per day (cached briefly: see web.cache)."""
+        from datetime import timedelta
+
+        from watcher.store.views import per_day
+
+        since = self.clock() - timedelta(days=days)
+        return self.counts.get((what, days), lambda: per_day(self.store, what, since))
+
+    def match_totals(self) -> dict[str, int]:
+        from watcher.store.views import match_totals
+
+        return self.counts.get("totals", lambda: match_totals(self.store))
 
 
 def state_of(request: Request) -> WebState:

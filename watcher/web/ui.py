@@ -226,12 +226,10 @@ def story(request: Request, story_id: int) -> HTMLResponse:
 def feeds(request: Request) -> HTMLResponse:
     from watcher.daemon.health import feed_report
     from watcher.store import all_feed_states
-    from watcher.store.views import per_day
 
     web = _web(request)
-    now = web.clock()
-    report = feed_report(web.config(), all_feed_states(web.store), now)
-    counts = per_day(web.store, "stories", now - timedelta(days=14))
+    report = feed_report(web.config(), all_feed_states(web.store), web.clock())
+    counts = web.per_day("stories", 14)
     return page(request, "feeds.html", title="Feeds", feeds=report, counts=counts, days=14)
 
 
@@ -241,7 +239,6 @@ def rules(
     query: str | None = None,
     days: Annotated[float, Query(gt=0, le=365)] = 7,
 ) -> HTMLResponse:
-    from watcher.store.views import match_totals, per_day
     from watcher.web.api import run_backtest
 
     web = _web(request)
@@ -258,8 +255,8 @@ def rules(
         400 if error else 200,
         title="Rules",
         rules=config.rules,
-        totals=match_totals(web.store),
-        counts=per_day(web.store, "matches", web.clock() - timedelta(days=14)),
+        totals=web.match_totals(),
+        counts=web.per_day("matches", 14),
         spark_days=14,
         query=query or "",
         days=days,
