@@ -6,8 +6,8 @@
     ├── FetchError               an HTTP fetch failed: network, status, deadline, size, refused host
     │   └── BlockedAddressError  the host resolves to a private/loopback/link-local address
     ├── ParseError               a feed body is not a feed we can read
-    ├── StoreError               the database is unreachable or its schema is wrong
-    └── NotifyError              a notifier is unknown or a delivery cannot be attempted
+    ├── WorkerError              a worker task overran its deadline or memory ceiling, or died
+    └── StoreError               the database is unreachable or its schema is wrong
 
 Stages raise these with context; the pipeline records per-feed errors and carries on; the CLI
 turns them into a message and a non-zero exit code.
@@ -73,9 +73,10 @@ class ParseError(WatcherError):
     """The body could not be read as a feed."""
 
 
+class WorkerError(WatcherError):
+    """A parse, extraction or preparation in a worker was abandoned: over its deadline or its
+    memory ceiling, or the worker died. That feed or story fails; the worker is replaced."""
+
+
 class StoreError(WatcherError):
     """The database cannot be used as asked."""
-
-
-class NotifyError(WatcherError):
-    """A notification could not be attempted (unknown notifier, bad URL)."""

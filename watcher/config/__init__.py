@@ -11,6 +11,7 @@ from watcher.config.model import (
     NotifierConfig,
     PollingConfig,
     QuietHours,
+    RetentionConfig,
     RuleConfig,
     Template,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "NotifierConfig",
     "PollingConfig",
     "QuietHours",
+    "RetentionConfig",
     "RuleConfig",
     "Template",
     "config_path",

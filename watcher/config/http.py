@@ -1,32 +1,17 @@
 """The `http:` section: the daemon's one HTTP server (web UI, API, Atom feeds, metrics).
 
-Kept apart from the rest of the config model so it can be re-expressed on its own: it is a
-frozen record and two pure validators.
+Kept apart from the rest of the config model so it stays small: the section itself
+(`HttpConfig`, a frozen pydantic section like the others) and the pure checks it uses.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import BeforeValidator, WithJsonSchema
 
 MIN_TOKEN_CHARS = 16
-HTTP_KEYS = {"enabled", "listen", "token"}
-
-
-@dataclass(frozen=True)
-class HttpConfig:
-    enabled: bool = True
-    host: str = "127.0.0.1"
-    port: int = 8080
-    token: str = ""  # "" = none; required when `host` is not loopback
-
-    @property
-    def listen(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
-
-    @property
-    def loopback(self) -> bool:
-        return is_loopback(self.host)
 
 
 def parse_listen(value: object) -> tuple[str, int]:
@@ -44,6 +29,18 @@ def parse_listen(value: object) -> tuple[str, int]:
     return host, int(port)
 
 
+def _listen(value: object) -> str:
+    host, port = parse_listen(value)
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+Listen = Annotated[
+    str,
+    BeforeValidator(_listen),
+    WithJsonSchema({"type": "string", "description": "host:port, e.g. 127.0.0.1:8080"}),
+]
+
+
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -53,13 +50,16 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def token_problem(http: HttpConfig) -> str | None:
-    """Why this token (or its absence) is refused, else None."""
-    if http.token and len(http.token) < MIN_TOKEN_CHARS:
-        return f"must be at least {MIN_TOKEN_CHARS} characters"
-    if http.enabled and not http.loopback and not http.token:
-        return (
-            f"required when http.listen ({http.listen}) is not a loopback address: "
+def token_problem(enabled: bool, listen: str, token: str) -> tuple[str, str] | None:
+    """(key, why) when this token (or its absence) is refused, else None."""
+    if token and len(token) < MIN_TOKEN_CHARS:
+        return "token", f"must be at least {MIN_TOKEN_CHARS} characters"
+    if enabled and not is_loopback(parse_listen(listen)[0]) and not token:
+        return "listen", (
+            f"required when http.listen ({listen}) is not a loopback address: "
             'set token: "${WATCHER_TOKEN}" and export WATCHER_TOKEN, or listen on 127.0.0.1'
         )
     return None
+
+
+__all__ = ["Listen", "is_loopback", "parse_listen", "token_problem"]

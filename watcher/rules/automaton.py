@@ -21,9 +21,11 @@ from typing import Any
 
 import ahocorasick
 
+from watcher.rules.names import name_forms
 from watcher.rules.normalise import (
     FOLD,
     MODES,
+    NAME,
     PLACEHOLDER,
     ascii_fold,
     fold_tokens,
@@ -66,6 +68,17 @@ class PatternTable:
 
     def add(self, words: tuple[Word, ...], mode: str) -> int:
         key, prefix = pattern_key(words, mode)
+        return self._add(mode, key, prefix)
+
+    def add_name(self, words: tuple[Word, ...]) -> list[int]:
+        """A name term: one whole-word pattern per inflected form of its last word (if that
+        word is marked as a name), all in the name mode."""
+        *head, last = words
+        forms = name_forms(last.text) if last.name else [last.text]
+        pids = [self._add(NAME, *pattern_key((*head, Word(form)), NAME)) for form in forms]
+        return list(dict.fromkeys(pids))
+
+    def _add(self, mode: str, key: str, prefix: bool) -> int:
         ident = self._ids.get((mode, key))
         if ident is None:
             ident = self._ids[(mode, key)] = len(self.patterns)

@@ -276,3 +276,10 @@ def outbox_backlog(store: Store, now: datetime) -> tuple[int, float | None]:
 def ping(store: Store) -> None:
     with store.read() as s:
         s.execute(text("SELECT 1"))
+
+
+def delivery_counts(store: Store) -> dict[str, int]:
+    """Deliveries per status, for the deliveries page's filter links."""
+    with store.read() as s:
+        rows = s.exec(select(DeliveryRow.status, func.count()).group_by(DeliveryRow.status)).all()
+    return {status: int(n) for status, n in rows}

@@ -184,7 +184,7 @@ def story(request: Request, story_id: int) -> dict[str, Any]:
 
 @router.get("/feeds", summary="Every configured feed's health, with new stories per day")
 def feeds(request: Request, days: Annotated[int, Query(ge=1, le=90)] = 14) -> dict[str, Any]:
-    from watcher.daemon.health import feed_report
+    from watcher.cli.feed_report import feed_report
     from watcher.store import all_feed_states
 
     web = _web(request)

@@ -224,7 +224,7 @@ def story(request: Request, story_id: int) -> HTMLResponse:
 
 @router.get("/feeds")
 def feeds(request: Request) -> HTMLResponse:
-    from watcher.daemon.health import feed_report
+    from watcher.cli.feed_report import feed_report
     from watcher.store import all_feed_states
 
     web = _web(request)
@@ -294,7 +294,8 @@ def search(request: Request, q: str = "", since: str = "") -> HTMLResponse:
 
 @router.get("/deliveries")
 def deliveries(request: Request, status: str = "") -> HTMLResponse:
-    from watcher.store.outbox import counts, list_deliveries
+    from watcher.store.outbox import list_deliveries
+    from watcher.store.views import delivery_counts
 
     web = _web(request)
     status = status if status in ("pending", "held", "sent", "dead") else ""
@@ -305,7 +306,7 @@ def deliveries(request: Request, status: str = "") -> HTMLResponse:
         title="Deliveries",
         rows=rows,
         shown=status,
-        counts=counts(web.store),
+        counts=delivery_counts(web.store),
     )
 
 
