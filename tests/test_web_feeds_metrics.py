@@ -67,13 +67,10 @@ def test_the_other_sources_of_a_story_are_named(site: Site) -> None:
     base = site.feeds.url("")
     copy = ATOM.format(base=base).replace("urn:wire2", "urn:wire3")
     site.feeds.add("/copy.xml", copy, "application/atom+xml")
-    from dataclasses import replace
-
     from watcher.config import FeedConfig
 
-    config = replace(
-        site.config,
-        feeds=(FeedConfig(name="wire-three", url=site.feeds.url("/copy.xml")),),
+    config = site.config.model_copy(
+        update={"feeds": (FeedConfig(name="wire-three", url=site.feeds.url("/copy.xml")),)}
     )
     asyncio.run(run_once(config, site.store))
     feed = parse(site.client().get("/feeds/rule/leaders.atom").body)
