@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from watcher.errors import RuleError
-from watcher.rules.automaton import Automata, FieldScan, Span
+from watcher.rules.automaton import Automata
 from watcher.rules.compile import (
     CompiledRule,
     Compiler,
@@ -27,6 +27,7 @@ from watcher.rules.compile import (
     list_shape_problem,
 )
 from watcher.rules.evaluate import AllOf, AnyNode, AnyOf, Found, Leaf, Near, Node, Scan
+from watcher.rules.fieldscan import FieldScan, Span
 from watcher.rules.model import FIELDS, Document, Hit, RuleMatch, RuleSpec, Verdict
 from watcher.rules.snippets import clip_hit, make_snippet
 
