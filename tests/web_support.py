@@ -53,6 +53,10 @@ def config_text(
         '  - {name: wire-two, url: "' + urls["atom"] + '"}\n',
         '  - {name: wire-two, url: "' + urls["atom"] + '"}\n' + HOSTILE_FEED.format(url=hostile),
     )
+    # threads, not worker processes: the in-process sites run the pipeline in the test process
+    text = text.replace(
+        "  allow_private_addresses: true\n", "  allow_private_addresses: true\n  workers: 0\n"
+    )
     return HTTP_SECTION.format(token=f", token: '{token}'" if token else "") + text
 
 
