@@ -120,10 +120,12 @@ def build(src: Source, file: ConfigFile, feeds: list[FeedConfig], env: Mapping[s
         for url in n.urls:
             secrets |= url_secrets(url)
     secrets |= url_secrets(database, paths=False)
+    secrets.add(file.http.token)
     return Config(
         path=src.file,
         database=database,
         auto_upgrade=auto_upgrade,
+        http=file.http,
         polling=file.polling,
         retention=file.retention,
         feeds=tuple(feeds),

@@ -17,6 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Fiel
 from pydantic import model_validator as _model_validator
 from pydantic_core import PydanticCustomError
 
+from watcher.config.http import Listen, is_loopback, parse_listen, token_problem
 from watcher.config.types import (
     AppriseUrls,
     Bool,
@@ -131,6 +132,35 @@ class PollingConfig(Section):
                 "and a shorter one would pass a busy process's work to another",
             )
         return self
+
+
+class HttpConfig(Section):
+    """The web UI, JSON API, Atom feeds and /metrics served by `watcher run`."""
+
+    enabled: Bool = True
+    """Run the HTTP server."""
+    listen: Listen = "127.0.0.1:8080"
+    """host:port; port 0 picks a free one. Beyond loopback a token is required."""
+    token: Text = ""
+    """Access token (16+ characters), e.g. "${WATCHER_TOKEN}": Bearer header or login form."""
+
+    @_model_validator(mode="after")
+    def _token_rule(self) -> HttpConfig:
+        if (problem := token_problem(self.enabled, self.listen, self.token)) is not None:
+            raise key_error(*problem)
+        return self
+
+    @property
+    def host(self) -> str:
+        return parse_listen(self.listen)[0]
+
+    @property
+    def port(self) -> int:
+        return parse_listen(self.listen)[1]
+
+    @property
+    def loopback(self) -> bool:
+        return is_loopback(self.host)
 
 
 class RetentionConfig(Section):
@@ -309,6 +339,8 @@ class ConfigFile(Section):
 
     database: DatabaseEntry = DEFAULT_DATABASE
     """SQLAlchemy URL, or a mapping with url and auto_upgrade; $WATCHER_DATABASE_URL wins."""
+    http: HttpConfig = HttpConfig()
+    """The web UI, API, Atom feeds and metrics server."""
     polling: PollingConfig = PollingConfig()
     """How and how often feeds are fetched."""
     retention: RetentionConfig = RetentionConfig()
@@ -333,6 +365,7 @@ class Config(Frozen):
     path: str
     database: str = DEFAULT_DATABASE
     auto_upgrade: bool | None = None  # None: yes for SQLite, no for PostgreSQL
+    http: HttpConfig = HttpConfig()
     polling: PollingConfig = PollingConfig()
     retention: RetentionConfig = RetentionConfig()
     feeds: tuple[FeedConfig, ...] = ()

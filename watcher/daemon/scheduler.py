@@ -28,6 +28,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from watchfiles import Change, awatch
 
+from watcher import metrics
 from watcher.clock import Clock, utcnow
 from watcher.config import Config, load_config
 from watcher.config.lint import lint, refusal
@@ -194,6 +195,16 @@ class Daemon:
                 coalesce=True,
                 id="maintenance",
             )
+            from watcher.web.server import start_web  # FastAPI and uvicorn: `watcher run` only
+
+            web = start_web(
+                self.config,
+                self.store,
+                lambda: self.config,
+                self.clock,
+                scheduler=lambda: scheduler.running and not self._stop.is_set(),
+                workers=lambda: self._ctx is not None and self._ctx.pool.alive(),
+            )
             scheduler.start()
             watch = asyncio.create_task(self._watch_config(), name="watch-config")
             beat = asyncio.create_task(
@@ -208,6 +219,8 @@ class Daemon:
             try:
                 await self._stop.wait()
             finally:
+                if web is not None:
+                    await web.stop()
                 scheduler.shutdown(wait=False)
                 watch.cancel()
                 abandoned = await self._drain()
@@ -267,6 +280,7 @@ class Daemon:
                 for problem in problems:
                     log.error("config reload (%s) refused: %s", why, problem)
                 log.error("config reload (%s) refused: keeping the last good config", why)
+                metrics.CONFIG_RELOADS.labels(outcome="refused").inc()
                 return False
             reason = refusal(self.config, new)
             if reason:
@@ -290,6 +304,7 @@ class Daemon:
                 )
                 old.close(wait=False)  # polls already running finish on the old workers
             log.info("config reloaded (%s): %s", why, summary)
+            metrics.CONFIG_RELOADS.labels(outcome="ok").inc()
             return True
 
     async def _watch_config(self) -> None:
@@ -350,6 +365,9 @@ class Daemon:
         if not done.cancelled() and (exc := done.exception()) is not None:
             # poll_feed records its own failures; this is the last edge, so nothing goes unread
             log.error("feed %s: poll task failed", name, exc_info=exc)
+        elif not done.cancelled():
+            r = done.result()
+            metrics.record_poll(r.status, r.new, r.seconds)
         if not self._stop.is_set():
             deliver = asyncio.get_running_loop().create_task(self._deliver())
             self._background.add(deliver)

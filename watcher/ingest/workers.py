@@ -35,6 +35,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
+from watcher import metrics
 from watcher.config import Config
 from watcher.errors import WatcherError, WorkerError
 from watcher.ingest import bounds
@@ -177,6 +178,7 @@ class WorkerPool:
                 # a worker died (killed, out of memory, a crash in C, its CPU limit): start
                 # afresh. A task that died well within its own deadline may have shared the pool
                 # with the one that broke it, so it gets one more try on the new pool.
+                metrics.WORKER_RESTARTS.inc()
                 self._discard(executor)
                 if attempt == 1 and time.monotonic() - started < self._limits.seconds(what):
                     log.warning("%s: a worker process died; trying once more", what)
@@ -270,6 +272,12 @@ class WorkerPool:
         # in threads the rules are ours; a worker process has its own compiled copy
         prepare = partial(prepare_stories, self.rules) if self._workers <= 0 else _prepare_in_worker
         return await self._run("preparing stories", prepare, source, list(items), now)
+
+    def alive(self) -> bool:
+        """False while a worker process is dead and the pool not yet restarted (readiness)."""
+        pool = self._pool
+        processes = getattr(pool, "_processes", None) or {}
+        return all(p.is_alive() for p in processes.values())
 
     def close(self, wait: bool = True) -> None:
         """Stop the workers; with wait=False, work already handed to them still completes."""

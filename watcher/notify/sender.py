@@ -19,6 +19,7 @@ from itertools import groupby
 import apprise
 from apprise import NotifyFormat
 
+from watcher import metrics
 from watcher.clock import Clock
 from watcher.config import Config, NotifierConfig
 from watcher.logs import mask
@@ -181,6 +182,7 @@ async def _deliver_target(
             log.warning("delivery %d: claimed by another process meanwhile; not sent", c.id)
             continue
         ok, error = await send_one(url, title, body, fmt)
+        metrics.record_delivery(c.notifier, ok, c.context, clock())
         if ok:
             await _mark_sent(store, c.id, clock)
             sent += 1
@@ -240,6 +242,8 @@ async def send_digests(store: Store, config: Config, clock: Clock) -> int:
             fmt = format_for(url, notifier.format)
             title, body = render_digest([c.context for c in items], fmt)
             ok, error = await send_one(url, title, body, fmt)
+            for c in items:
+                metrics.record_delivery(notifier.name, ok, c.context, clock())
             if ok:
                 await asyncio.to_thread(mark_sent, store, [c.id for c in items], clock())
                 sent_total += len(items)

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from functools import partial
 
+from watcher import metrics
 from watcher.config import FeedConfig
 from watcher.errors import FetchError
 from watcher.ingest.dedup import (
@@ -173,6 +174,7 @@ async def _article_text(ctx: Context, feed: FeedConfig, entry: Entry) -> tuple[s
             raise status_error(page)
     except FetchError as exc:
         log.debug("page feed=%s url=%s not fetched: %s; using the feed's text", feed.name, url, exc)
+        metrics.EXTRACTION_FAILURES.labels(outcome="fetch").inc()
         return fallback, "feed"
     except Exception as exc:
         log.warning("feed %s: page %r not fetched (%r); using the feed's text", feed.name, url, exc)
@@ -185,12 +187,14 @@ async def _article_text(ctx: Context, feed: FeedConfig, entry: Entry) -> tuple[s
         )
         return fallback, "feed"
     if extracted is None:
+        metrics.EXTRACTION_FAILURES.labels(outcome="extract").inc()
         return fallback, "feed"
     return extracted.text, "page"
 
 
 def _story_to_save(ctx: Context, prepared: Prepared, now: datetime) -> StoryToSave:
     story = prepared.story
+    metrics.record_matches([m.rule for m in prepared.matches])
     alert_story = AlertStory(
         title=story.title,
         url=story.url,
