@@ -16,7 +16,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from watcher.cli.common import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK
 from watcher.cli.db import cmd_db
+from watcher.cli.demo import cmd_demo
 from watcher.cli.feeds import cmd_feeds, cmd_import_opml
+from watcher.cli.healthcheck import cmd_healthcheck
 from watcher.cli.matches import cmd_matches
 from watcher.cli.notify import cmd_deliveries, cmd_notify_test
 from watcher.cli.parser import build_parser
@@ -40,6 +42,8 @@ COMMANDS: dict[str, Callable[..., int]] = {
     "deliveries": cmd_deliveries,
     "db": cmd_db,
     "search": cmd_search,
+    "healthcheck": cmd_healthcheck,
+    "demo": cmd_demo,
 }
 
 

@@ -17,6 +17,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         f"{config.path}: OK: {len(config.feeds)} feed(s), {len(config.rules)} rule(s), "
         f"{len(config.notifiers)} notifier(s)"
     )
+    from watcher.config import variable_origins
+
+    for name, (origin, masked) in variable_origins(config.path).items():
+        print(f"  ${{{name}}} from {origin}: {masked}")
     return EXIT_OK
 
 

@@ -32,7 +32,7 @@ from watcher.config.model import (
     Template,
 )
 from watcher.config.opml import parse_opml
-from watcher.config.source import Path, Source, dotted, load_source
+from watcher.config.source import Path, Source, dotted, load_source, resolve_var
 from watcher.errors import ConfigError, ParseError, Problem
 from watcher.notify.templates import template_environment
 from watcher.rules import RuleSpec, validate_rules
@@ -111,6 +111,28 @@ def load_config(path: str, env: Mapping[str, str] | None = None) -> Config:
     except UnicodeDecodeError as exc:
         raise ConfigError([Problem(path, 0, "", f"config is not UTF-8: {exc}")]) from exc
     return parse_config(path, text, env)
+
+
+def variable_origins(path: str, env: Mapping[str, str] | None = None) -> dict[str, tuple[str, str]]:
+    """Each `${VAR}` the config uses -> (where its value came from, the value masked), for
+    `watcher check`: a container operator sees that SMTP_PASS came from $SMTP_PASS_FILE."""
+    env = dict(os.environ) if env is None else dict(env)
+    try:
+        text = FsPath(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return {}
+    src = load_source(path, text, env)
+    out = {}
+    for name, origin in sorted(src.origins.items()):
+        found = resolve_var(name, env) if origin != "default" else None
+        value = found[0] if found else ""
+        out[name] = (origin, mask_value(value))
+    return out
+
+
+def mask_value(value: str) -> str:
+    """Never a character of a secret: only whether it is empty and roughly how long."""
+    return "(empty)" if not value else f"**** ({len(value)} chars)"
 
 
 def parse_config(path: str, text: str, env: Mapping[str, str]) -> Config:
