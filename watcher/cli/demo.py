@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import importlib.util
 import json
+import secrets
 import shutil
 import signal
 import sys
@@ -38,7 +39,9 @@ def web_available() -> bool:
     return importlib.util.find_spec("watcher.web") is not None
 
 
-def demo_config(database: str, feeds: dict[str, str], alert_url: str, listen: str | None) -> str:
+def demo_config(
+    database: str, feeds: dict[str, str], alert_url: str, listen: str | None, token: str = ""
+) -> str:
     """The generated config: short intervals, loopback allowed, every alert to the console."""
     config: dict[str, Any] = {
         "database": database,
@@ -58,8 +61,13 @@ def demo_config(database: str, feeds: dict[str, str], alert_url: str, listen: st
         "rules": RULES,
     }
     if listen is not None:
-        config["http"] = {"listen": listen}
+        config["http"] = {"listen": listen, "token": token} if token else {"listen": listen}
     return json.dumps(config, ensure_ascii=False, indent=1)  # JSON is YAML
+
+
+def on_loopback(listen: str) -> bool:
+    host = listen.rpartition(":")[0].strip("[]")
+    return host in ("localhost", "127.0.0.1", "::1") or host.startswith("127.")
 
 
 def print_alert(payload: dict[str, Any]) -> None:
@@ -97,6 +105,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         for _ in range(3):
             wires.publish_next(utcnow())
         listen = args.listen if web_available() else None
+        # beyond loopback (the image's 0.0.0.0:8080) the UI needs a token: a fresh one, shown
+        token = "" if listen is None or on_loopback(listen) else secrets.token_urlsafe(18)
         path = workdir / "watcher.yaml"
         path.write_text(
             demo_config(
@@ -104,6 +114,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 {name: wires.feed_url(name) for name in wires.wires},
                 f"json://{wires.base.removeprefix('http://')}/alert",
                 listen,
+                token,
             ),
             encoding="utf-8",
         )
@@ -115,7 +126,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"demo: config {path}")
         print(f"demo: database {config.database}")
         if listen is not None:
-            print(f"demo: dashboard http://{listen}/")
+            shown = listen.replace("0.0.0.0", "127.0.0.1", 1)
+            print(
+                f"demo: dashboard http://{shown}/" + (f"  (sign in with {token})" if token else "")
+            )
         else:
             print("demo: this build has no web UI; alerts appear below")
         print("demo: Ctrl-C stops", flush=True)

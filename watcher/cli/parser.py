@@ -147,9 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--listen",
-        default="127.0.0.1:8080",
+        default=os.environ.get("WATCHER_DEMO_LISTEN", "127.0.0.1:8080"),
         metavar="ADDR",
-        help="where the web UI listens (default 127.0.0.1:8080)",
+        help="where the web UI listens (default $WATCHER_DEMO_LISTEN or 127.0.0.1:8080)",
     )
     demo.add_argument(
         "--every",
