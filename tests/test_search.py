@@ -12,9 +12,10 @@ import pytest
 from sqlalchemy import text
 
 from tests.conftest import run_watcher
+from watcher.cli.search import query_error, render_result, result_json
 from watcher.errors import RuleError
 from watcher.rules import normalise_text
-from watcher.rules.fulltext import compile_search, query_error, render_result, result_json
+from watcher.rules.fulltext import compile_search
 from watcher.store import Store
 from watcher.store.search import PG_INDEX, candidate_query, drop_search, ensure_search, search
 from watcher.store.tables import StoryRow

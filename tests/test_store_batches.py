@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from watcher.config import Config, parse_config
 from watcher.ingest.parse import Entry
-from watcher.ingest.prepare import Source, prepare_story
+from watcher.ingest.prepare import FeedRef, prepare_story
 from watcher.notify.alerts import cluster_alerts
 from watcher.rules import RuleSet
 from watcher.store import Store, sync_feeds
@@ -73,7 +73,7 @@ def item(config: Config, rules: RuleSet, feed: str, n: int, title: str, body: st
         content="",
         published_at=T0,
     )
-    p = prepare_story(rules, Source(feed), entry, body, "feed", T0)
+    p = prepare_story(rules, FeedRef(feed), entry, body, "feed", T0)
     story = {"title": p.story.title, "url": p.story.url, "feed": feed, "summary": ""}
     return StoryToSave(
         story=p.story,

@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import CORPUS, ROOT
 from watcher.errors import WatcherError
 from watcher.ingest.parse import Entry
-from watcher.ingest.prepare import Prepared, Source
+from watcher.ingest.prepare import Prepared, FeedRef
 from watcher.ingest.workers import WorkerPool
 from watcher.rules import RuleSet, RuleSpec
 
@@ -50,7 +50,7 @@ def test_workers_parse_and_prepare_exactly_as_threads_do() -> None:
                     continue
                 items = [(e, e.content or e.summary, "feed") for e in parsed.entries]
                 out.append(parsed)
-                out.append(summary(await off.prepare(Source("wire"), items, NOW)))
+                out.append(summary(await off.prepare(FeedRef("wire"), items, NOW)))
             return out
         finally:
             off.close()
@@ -76,7 +76,7 @@ def test_a_dead_worker_fails_one_call_and_the_next_call_works() -> None:
         try:
             with pytest.raises(WatcherError) as dead:
                 await off._run("testing", os._exit, 3)  # the worker process exits at once
-            again = await off.prepare(Source("wire"), [(entry, entry.summary, "feed")], NOW)
+            again = await off.prepare(FeedRef("wire"), [(entry, entry.summary, "feed")], NOW)
             return str(dead.value), again
         finally:
             off.close()

@@ -47,7 +47,7 @@ from watcher.ingest.dedup import (
 )
 from watcher.ingest.fetch import Fetcher, FetchLimits, status_error
 from watcher.ingest.parse import Entry, ParsedFeed
-from watcher.ingest.prepare import Prepared, Source
+from watcher.ingest.prepare import Prepared, FeedRef
 from watcher.ingest.workers import WorkerPool
 from watcher.model import AlertStory
 from watcher.notify.alerts import build_alerts, cluster_alerts
@@ -418,7 +418,7 @@ async def _build(
 
     texts = await asyncio.gather(*(text(e) for e in entries))
     items = [(e, body, origin) for e, (body, origin) in zip(entries, texts, strict=True)]
-    prepared = await ctx.pool.prepare(Source(feed.name, feed.tags), items, now)
+    prepared = await ctx.pool.prepare(FeedRef(feed.name, feed.tags), items, now)
     return [_story_to_save(ctx, p, now) for p in prepared]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 
 from watcher.cli.common import EXIT_OK, load, open_store
 
@@ -24,7 +25,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _stop_during_startup(signum: int, frame: object) -> None:
+    """SIGTERM before the daemon's own handlers are installed (imports, schema, workers take a
+    few seconds on a busy machine) is a stop request like any other: exit 0, nothing started."""
+    raise KeyboardInterrupt
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    signal.signal(signal.SIGTERM, _stop_during_startup)
     from watcher.daemon.scheduler import Daemon, run_once
     from watcher.store.lock import ProcessLock
 

@@ -189,11 +189,6 @@ def possible_gap(new_items: int, total_items: int, polled_before: bool) -> bool:
     return polled_before and total_items > 0 and new_items >= total_items
 
 
-def usual_gap(rate: float | None) -> float | None:
-    """Seconds between stories at this rate; None when unknown or silent."""
-    return 1.0 / rate if rate else None
-
-
 def is_silent(gap: float | None, last_new_at: datetime | None, now: datetime) -> bool:
     """A busy feed (stories usually every BUSY_GAP or less) that has said nothing for far
     longer than its own rhythm: a wire moving every 10 minutes, silent for 3 hours."""
@@ -222,5 +217,4 @@ __all__ = [
     "syndication_period",
     "track_move",
     "update_rate",
-    "usual_gap",
 ]

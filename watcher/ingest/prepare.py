@@ -24,7 +24,7 @@ class Prepared:
 
 
 @dataclass(frozen=True)
-class Source:
+class FeedRef:
     """The feed an entry came from, as much of it as preparing needs (picklable, small)."""
 
     name: str
@@ -33,7 +33,7 @@ class Source:
 
 def prepare_stories(
     rules: RuleSet,
-    source: Source,
+    source: FeedRef,
     items: Sequence[tuple[Entry, str, str]],
     now: datetime,
 ) -> list[Prepared]:
@@ -43,7 +43,7 @@ def prepare_stories(
 
 
 def prepare_story(
-    rules: RuleSet, source: Source, entry: Entry, body: str, origin: str, now: datetime
+    rules: RuleSet, source: FeedRef, entry: Entry, body: str, origin: str, now: datetime
 ) -> Prepared:
     fp = fingerprint(entry.title, body)
     story = NewStory(

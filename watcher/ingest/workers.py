@@ -29,7 +29,7 @@ from watcher.config import Config
 from watcher.errors import WatcherError
 from watcher.ingest.extract import Extracted, extract_article
 from watcher.ingest.parse import Entry, ParsedFeed, parse_feed
-from watcher.ingest.prepare import Prepared, Source, prepare_stories
+from watcher.ingest.prepare import Prepared, FeedRef, prepare_stories
 from watcher.rules import RuleSet, RuleSpec
 
 log = logging.getLogger("watcher.ingest.workers")
@@ -50,7 +50,7 @@ def _init_worker(specs: Sequence[RuleSpec], term_lists: Mapping[str, Sequence[st
 
 
 def _prepare_in_worker(
-    source: Source, items: Sequence[tuple[Entry, str, str]], now: datetime
+    source: FeedRef, items: Sequence[tuple[Entry, str, str]], now: datetime
 ) -> list[Prepared]:
     assert _RULES is not None, "worker started without its rules"
     return prepare_stories(_RULES, source, items, now)
@@ -137,7 +137,7 @@ class WorkerPool:
         return await self._run("extracting", extract_article, body, url)
 
     async def prepare(
-        self, source: Source, items: Sequence[tuple[Entry, str, str]], now: datetime
+        self, source: FeedRef, items: Sequence[tuple[Entry, str, str]], now: datetime
     ) -> list[Prepared]:
         if not items:
             return []

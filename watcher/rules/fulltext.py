@@ -114,7 +114,7 @@ def compile_search(
     return SearchQuery(query, expr, rules)
 
 
-def fold_tokens(words: Sequence[Word]) -> Phrase:
+def phrase_of(words: Sequence[Word]) -> Phrase:
     """The index tokens a written term stands for ("Nagorno-Karabakh" is two of them)."""
     tokens: list[str] = []
     for word in words:
@@ -149,7 +149,7 @@ class _Lowering:
         return self.all_of((node,), scoped)
 
     def term(self, term: Term, scoped: bool) -> _Lowered:
-        phrase = fold_tokens(term.words)
+        phrase = phrase_of(term.words)
         if not phrase.tokens:
             raise RuleError(f"term {term.source!r} has no letters or digits", position=term.start)
         return _Lowered(phrase, not term.exact and not scoped)
