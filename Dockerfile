@@ -38,13 +38,13 @@ ENV PATH=/opt/watcher/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     HOME=/data \
     WATCHER_CONFIG=/config/watcher.yaml \
-    WATCHER_DATABASE_URL=sqlite:////data/watcher.db \
     WATCHER_DEMO_LISTEN=0.0.0.0:8080
 COPY --from=build /opt/watcher /opt/watcher
 COPY deploy/image.yaml /config/watcher.yaml
 RUN mkdir -p /data && chown 10001:10001 /data && chmod 0750 /data
 USER 10001:10001
-WORKDIR /data
+# The default database, sqlite:///data/watcher.db, is relative to the working directory: /data.
+WORKDIR /
 VOLUME ["/data"]
 EXPOSE 8080
 STOPSIGNAL SIGTERM

@@ -14,11 +14,29 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
+from typing import Any
 
 from tests.conftest import ROOT, run_watcher
+from watcher.cli.demo import web_available
 from watcher.demo.server import load_samples
 
 DEADLINE = 60.0  # a wait bound for the daemon's first minute, not a speed assertion
+
+
+def current_matches(config: str, listen: str) -> list[dict[str, Any]]:
+    """Through the web API when this build has the web server, else `watcher matches --json`."""
+    if web_available():
+        try:
+            with urllib.request.urlopen(
+                f"http://{listen}/api/v1/matches?limit=200", timeout=10
+            ) as r:
+                return list(json.load(r)["items"])
+        except OSError:
+            return []  # the server is not up yet
+    done = run_watcher("matches", "-c", config, "--json")
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
 
 
 def free_port() -> int:
@@ -34,6 +52,7 @@ def test_demo_matches_languages_and_clusters_and_stops_on_sigterm() -> None:
     assert {s.lang for s in stories} >= {"en", "ru", "az", "hy", "tr"}
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHER_")}
+    listen = f"127.0.0.1:{free_port()}"
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -57,7 +76,7 @@ def test_demo_matches_languages_and_clusters_and_stops_on_sigterm() -> None:
     try:
         start = time.monotonic()
         config = None
-        matches: list[dict[str, object]] = []
+        matches: list[dict[str, Any]] = []
         all_published = False
         while time.monotonic() - start < DEADLINE:
             time.sleep(2)
@@ -72,26 +91,23 @@ def test_demo_matches_languages_and_clusters_and_stops_on_sigterm() -> None:
             )
             if config is None:
                 continue
-            done = run_watcher("matches", "-c", config, "--json")
-            assert done.returncode == 0, done.stderr
-            matches = [json.loads(line) for line in done.stdout.splitlines()]
+            matches = current_matches(config, listen)
             languages = {lang_of.get(str(m["title"])) for m in matches} - {None}
-            clustered = [m for m in matches if len(m["sources"]) >= 2]  # type: ignore[arg-type]
+            clustered = [m for m in matches if len(m["sources"]) >= 2]
             all_published = any("every sample story is published" in ln for ln in list(out))
             if len(languages) >= 3 and clustered and all_published:
                 break
         assert config is not None, "".join(out)
         languages = {lang_of.get(str(m["title"])) for m in matches} - {None}
         assert len(languages) >= 3, (languages, matches)
-        clustered = [m for m in matches if len(m["sources"]) >= 2]  # type: ignore[arg-type]
+        clustered = [m for m in matches if len(m["sources"]) >= 2]
         assert clustered, matches  # one story from three agencies: one match, two more sources
         assert all_published, "".join(out)
 
         # the decoys were polled and stored, and matched nothing: their rule words are in the
         # navigation only
         time.sleep(4)  # one more poll cycle after the last story (feeds poll every 3 s)
-        done = run_watcher("matches", "-c", config, "--json")
-        titles = {json.loads(line)["title"] for line in done.stdout.splitlines()}
+        titles = {m["title"] for m in current_matches(config, listen)}
         assert not titles & decoys, titles & decoys
         found = run_watcher("search", "-c", config, "jazz OR снег OR terminal OR deplasmanda")
         assert found.returncode == 0, found.stderr
@@ -99,6 +115,8 @@ def test_demo_matches_languages_and_clusters_and_stops_on_sigterm() -> None:
             assert decoy in found.stdout, (decoy, found.stdout)
 
         console = "".join(out)
+        if web_available():
+            assert f"demo: dashboard http://{listen}/" in console
         assert "ALERT  [karabakh]" in console and "ALERT  [pashinyan]" in console
         for m in matches:
             assert f"{m['title']}" in console  # every stored match was printed as an alert

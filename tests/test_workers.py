@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import CORPUS, ROOT
 from watcher.errors import WatcherError
 from watcher.ingest.parse import Entry
-from watcher.ingest.prepare import Prepared, FeedRef
+from watcher.ingest.prepare import FeedRef, Prepared
 from watcher.ingest.workers import WorkerPool
 from watcher.rules import RuleSet, RuleSpec
 

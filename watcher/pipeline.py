@@ -47,7 +47,7 @@ from watcher.ingest.dedup import (
 )
 from watcher.ingest.fetch import Fetcher, FetchLimits, status_error
 from watcher.ingest.parse import Entry, ParsedFeed
-from watcher.ingest.prepare import Prepared, FeedRef
+from watcher.ingest.prepare import FeedRef, Prepared
 from watcher.ingest.workers import WorkerPool
 from watcher.model import AlertStory
 from watcher.notify.alerts import build_alerts, cluster_alerts

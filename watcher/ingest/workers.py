@@ -29,7 +29,7 @@ from watcher.config import Config
 from watcher.errors import WatcherError
 from watcher.ingest.extract import Extracted, extract_article
 from watcher.ingest.parse import Entry, ParsedFeed, parse_feed
-from watcher.ingest.prepare import Prepared, FeedRef, prepare_stories
+from watcher.ingest.prepare import FeedRef, Prepared, prepare_stories
 from watcher.rules import RuleSet, RuleSpec
 
 log = logging.getLogger("watcher.ingest.workers")
