@@ -21,17 +21,22 @@ MAX_BODY = 4096
 
 
 def listen_address(config_file: str | None) -> str:
-    """`http.listen` from the config (default 127.0.0.1:8080).
-
-    Read from the YAML itself rather than the validated config, so a healthcheck neither needs
-    every secret of the config nor fails on a key it does not care about."""
+    """`http.listen` from the config (default 127.0.0.1:8080): the typed value when the config
+    validates, else read from the YAML itself, so a config the daemon could not load (a secret
+    missing in this shell, say) still says where to look."""
     import os
     from pathlib import Path
 
-    from watcher.config import config_path
+    from watcher.config import config_path, load_config
     from watcher.config.source import load_source
 
     path = config_path(config_file)
+    try:
+        http_config = getattr(load_config(path), "http", None)
+    except ConfigError:
+        http_config = None
+    if http_config is not None:
+        return str(http_config.listen)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
