@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -259,6 +260,39 @@ def run_watcher(
         env=full_env,
         cwd=cwd or ROOT,
     )
+
+
+def write_config(
+    path: Path,
+    *,
+    database: str,
+    feeds: dict[str, str | dict[str, Any]] | None = None,
+    polling: dict[str, Any] | None = None,
+    notifiers: dict[str, Any] | None = None,
+    rules: list[dict[str, Any]] | None = None,
+    **sections: Any,
+) -> Path:
+    """A test's config file, dumped from plain values rather than hand-written YAML, so quoting
+    and indentation cannot go wrong and a key renamed in the models is renamed in one place.
+    Feeds are `{name: url}` or `{name: {url: ..., extract: false}}`; loopback feeds are allowed
+    (the test servers live there)."""
+    entries = [
+        {"name": name, **({"url": feed} if isinstance(feed, str) else feed)}
+        for name, feed in (feeds or {}).items()
+    ]
+    data = {
+        "database": database,
+        "polling": {"allow_private_addresses": True, **(polling or {})},
+        "feeds": entries,
+        "notifiers": notifiers,
+        "rules": rules,
+        **sections,
+    }
+    text = yaml.safe_dump(
+        {k: v for k, v in data.items() if v is not None}, sort_keys=False, allow_unicode=True
+    )
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -18,6 +18,7 @@ PURE = [
     "neardup.py",
     "model.py",
     "daemon/policy.py",
+    "daemon/health.py",
     "notify/templates.py",
     "notify/policy.py",
     "config/opml.py",

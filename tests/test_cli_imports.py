@@ -31,6 +31,7 @@ READ_ONLY = [
     ["feeds"],
     ["deliveries"],
     ["db", "stats"],
+    ["config", "schema"],
 ]
 
 

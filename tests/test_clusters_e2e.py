@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import FeedServer, Receiver, run_watcher
+from tests.conftest import FeedServer, Receiver, run_watcher, write_config
 from tests.test_run_e2e import page
 
 WIRE = [
@@ -38,17 +38,6 @@ OTHER = (
     ],
 )
 
-CONFIG = """
-database: {db}
-polling: {{allow_private_addresses: true, timeout: 10s}}
-feeds:
-{feeds}
-notifiers:
-  hook: ["{hook}"]
-rules:
-  - {{name: talks, any: [talks, Karabakh], notify: [hook], escalate_at: 3}}
-"""
-
 
 def serve(server: FeedServer, copies: list[tuple[str, str, list[str]]]) -> dict[str, str]:
     per_feed: dict[str, list[tuple[str, str]]] = {}
@@ -74,10 +63,15 @@ def test_one_alert_per_story_cluster(
     tmp_path: Path, feed_server: FeedServer, receiver: Receiver, database_url: str
 ) -> None:
     urls = serve(feed_server, [*COPIES, OTHER])
-    feeds = "\n".join(f'  - {{name: {n}, url: "{u}"}}' for n, u in urls.items())
-    cfg = tmp_path / "w.yaml"
-    cfg.write_text(
-        CONFIG.format(db=database_url, feeds=feeds, hook=receiver.apprise_url), encoding="utf-8"
+    cfg = write_config(
+        tmp_path / "w.yaml",
+        database=database_url,
+        polling={"timeout": "10s"},
+        feeds=dict(urls),
+        notifiers={"hook": [receiver.apprise_url]},
+        rules=[
+            {"name": "talks", "any": ["talks", "Karabakh"], "notify": ["hook"], "escalate_at": 3}
+        ],
     )
     result = run_watcher("run", "--once", "-c", str(cfg))
     assert result.returncode == 0, result.stderr

@@ -195,3 +195,62 @@ def test_bad_since_is_a_usage_error(command: str) -> None:
     assert (
         "argument --since: expected a duration like 90s, 5m, 2h or 30d, got 'soon'" in result.stderr
     )
+
+
+@pytest.mark.parametrize(
+    ("snippet", "expected"),
+    [
+        (  # inside a union (URL list or mapping): the hint names the mapping's keys only
+            "notifiers:\n  desk: {url: 'json://x/y'}\n",
+            "w.yaml:2: notifiers.desk.url: unknown key; did you mean 'urls'? (allowed: digest, "
+            "format, max_attempts, quiet_hours, rate_limit, template, urls)",
+        ),
+        (  # a feed entry is offered a feed's keys, an OPML entry an OPML entry's
+            "feeds:\n  - {name: a, url: 'https://x/y', tag: [b]}\n",
+            "w.yaml:2: feeds[0].tag: unknown key; did you mean 'tags'? (allowed: extract, headers, "
+            "interval, name, tags, url)",
+        ),
+        (
+            "feeds:\n  - {opml: x.opml, url: 'https://x/y'}\n",
+            "w.yaml:2: feeds[0].url: unknown key (allowed: extract, interval, opml, tags)",
+        ),
+        (
+            "notifiers:\n  desk:\n    urls: ['json://x/y']\n    quiet_hours: {start: '22:00', end: '07:00', timzone: UTC}\n",
+            "w.yaml:4: notifiers.desk.quiet_hours.timzone: unknown key; did you mean 'timezone'?",
+        ),
+        (
+            "notifiers:\n  'desk one': 'json://x/y'\n",
+            "w.yaml:2: notifiers.desk one: 'desk one' is not a valid name",
+        ),
+        ("polling: [1, 2]\n", "w.yaml:1: polling: expected a mapping of keys, got list"),
+    ],
+)
+def test_problem_messages(snippet: str, expected: str) -> None:
+    found = problems(snippet)
+    assert any(p.startswith(expected) for p in found), found
+
+
+def test_checks_across_keys_still_run_beside_a_bad_value() -> None:
+    """One `watcher check` lists every problem: a bad value elsewhere in the section or the
+    entry does not hide the checks that need several keys."""
+    found = problems("polling: {interval: soon, min_interval: 2h, max_interval: 1h}\n")
+    assert "w.yaml:1: polling.min_interval: min_interval must not exceed max_interval" in found
+    found = problems("rules:\n  - {name: r, query: 'a AND', priority: urgent, notify: [ops]}\n")
+    assert len(found) == 3, found
+    assert any(p.startswith("w.yaml:2: rules[0].notify[0]: unknown notifier 'ops'") for p in found)
+    assert any(p.startswith("w.yaml:2: rules[0].query:") for p in found), found
+
+
+def test_empty_value_means_the_default() -> None:
+    cfg = parse_config("w.yaml", "polling:\n  interval:\n  timeout: 10s\n", {})
+    assert cfg.polling.interval == 300 and cfg.polling.timeout == 10
+
+
+def test_sections_are_frozen_and_typed() -> None:
+    cfg = parse_config("w.yaml", GOOD, {})
+    for obj, key in ((cfg, "database"), (cfg.polling, "interval"), (cfg.rules[0], "notify")):
+        with pytest.raises(AttributeError):
+            setattr(obj, key, None)
+    assert isinstance(cfg.polling.max_bytes, int) and isinstance(cfg.polling.interval, float)
+    assert cfg.notifiers[0].name == "desk" and cfg.notifiers[0].format == "auto"
+    assert cfg.term_lists == {"karabakh": ("Karabakh", "Qarabağ")}

@@ -15,14 +15,14 @@ import pytest
 
 from tests.conftest import Receiver, run_watcher
 from watcher.config import Config, QuietHours, parse_config
-from watcher.model import NewStory
+from watcher.model import AlertStory, NewStory
 from watcher.notify.alerts import build_alerts
 from watcher.notify.policy import digest_due, quiet_until, rate_wait, retry_at
 from watcher.notify.sender import deliver_due, send_digests
 from watcher.rules import Document, RuleSet
 from watcher.store import Store, sync_feeds
 from watcher.store.feeds import FeedUpdate
-from watcher.store.outbox import counts, list_deliveries, retry
+from watcher.store.outbox import list_deliveries, retry
 from watcher.store.stories import StoryToSave, save_poll
 
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -100,14 +100,14 @@ def add_stories(
         matches = tuple(rules.match(Document(title=title)))
         alerts = build_alerts(
             config,
-            {
-                "title": title,
-                "url": story.url,
-                "feed": "wire",
-                "published_at": now,
-                "language": "en",
-                "summary": "",
-            },
+            AlertStory(
+                title=title,
+                url=story.url,
+                feed="wire",
+                published_at=now,
+                language="en",
+                summary="",
+            ),
             matches,
             now,
         )
@@ -115,6 +115,14 @@ def add_stories(
     save_poll(
         store, "wire", FeedUpdate(polled_at=now, next_poll_at=now, status=200, error=None), items
     )
+
+
+def counts(store: Store) -> dict[str, int]:
+    """Deliveries per status."""
+    found: dict[str, int] = {}
+    for d in list_deliveries(store, limit=10_000):
+        found[d.status] = found.get(d.status, 0) + 1
+    return found
 
 
 def deliver(store: Store, config: Config, clock: Clock) -> tuple[int, int]:
@@ -375,7 +383,7 @@ def test_backoff_grows_with_jitter_and_caps(attempts: int, low: float, high: flo
 
 
 def test_quiet_window_across_midnight_in_a_time_zone() -> None:
-    q = QuietHours("22:00", "07:00", "Asia/Baku")
+    q = QuietHours(start="22:00", end="07:00", timezone="Asia/Baku")
     assert quiet_until(datetime(2026, 11, 28, 17, 59, tzinfo=UTC), q) is None  # 21:59 Baku
     assert quiet_until(datetime(2026, 11, 28, 18, 0, tzinfo=UTC), q) == datetime(
         2026, 11, 29, 3, 0, tzinfo=UTC
@@ -384,7 +392,7 @@ def test_quiet_window_across_midnight_in_a_time_zone() -> None:
         2026, 11, 29, 3, 0, tzinfo=UTC
     )
     assert quiet_until(datetime(2026, 11, 29, 3, 0, tzinfo=UTC), q) is None
-    day = QuietHours("12:00", "13:00", "UTC")
+    day = QuietHours(start="12:00", end="13:00", timezone="UTC")
     assert quiet_until(datetime(2026, 11, 28, 12, 30, tzinfo=UTC), day) == datetime(
         2026, 11, 28, 13, 0, tzinfo=UTC
     )

@@ -8,46 +8,41 @@ import pytest
 
 from tests.conftest import ROOT
 from watcher.cli import build_parser
-from watcher.config.load import (
-    DATABASE_KEYS,
-    FEED_KEYS,
-    NOTIFIER_KEYS,
-    OPML_KEYS,
-    POLLING_KEYS,
-    RETENTION_KEYS,
-    RULE_KEYS,
-    TOP_KEYS,
-)
+from watcher.config.schema import config_keys
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 BUNDLED = (ROOT / "config" / "watcher.yaml").read_text(encoding="utf-8")
 
-KEYS = (
-    [k for k in TOP_KEYS]
-    + [f"polling.{k}" for k in POLLING_KEYS]
-    + [f"retention.{k}" for k in RETENTION_KEYS]
-    + [f"feeds[].{k}" for k in FEED_KEYS | OPML_KEYS]
-    + [f"rules[].{k}" for k in RULE_KEYS]
-    + [f"notifiers.NAME.{k}" for k in NOTIFIER_KEYS]
-    + [f"database.{k}" for k in DATABASE_KEYS]
-)
+KEYS = config_keys()
+# a key with keys below it (`polling`, `notifiers.NAME`) may have a row, but needs none
+LEAVES = [k for k in KEYS if not any(o.startswith((f"{k}.", f"{k}[]")) for o in KEYS)]
 
 
-@pytest.mark.parametrize("key", sorted(KEYS))
+def readme_table_keys() -> list[str]:
+    """The first column of the README's config table, one key a row."""
+    table = README.split("| key | default | meaning |", 1)[1].split("\n\n", 1)[0]
+    return re.findall(r"^\| `([^`]+)` \|", table, re.M)
+
+
+def test_readme_table_names_only_keys_that_exist() -> None:
+    rows = readme_table_keys()
+    assert rows, "README has no config key table"
+    assert [k for k in rows if k not in KEYS] == []
+    assert len(rows) == len(set(rows)), "a key has two rows"
+
+
+@pytest.mark.parametrize("key", LEAVES)
 def test_config_key_documented_in_readme(key: str) -> None:
-    if key.startswith("rules[].") and key.split(".")[1] in ("any", "all", "none"):
-        assert "`rules[].any` / `all` / `none`" in README
-        return
-    # a section is documented through its entries: `feeds[].url`, `notifiers.NAME`, ...
-    pattern = rf"`{re.escape(key)}`" if "." in key else rf"`{re.escape(key)}[`.\[]"
-    assert re.search(pattern, README), f"README does not document {key}"
+    assert key in readme_table_keys(), f"README's config table has no row for `{key}`"
 
 
-@pytest.mark.parametrize("key", sorted(KEYS))
+@pytest.mark.parametrize("key", KEYS)
 def test_config_key_appears_in_bundled_config(key: str) -> None:
-    leaf = key.rsplit(".", 1)[-1]
-    assert re.search(rf"\b{re.escape(leaf)}\b", BUNDLED), (
-        f"config/watcher.yaml never mentions {leaf}"
+    leaf = key.replace("[]", "").rsplit(".", 1)[-1]
+    if leaf == "NAME":  # a free key: the mapping above it must be there
+        leaf = key.replace("[]", "").rsplit(".", 2)[-2]
+    assert re.search(rf"(^|[\s{{,#]){re.escape(leaf)}:", BUNDLED, re.M), (
+        f"config/watcher.yaml never shows `{leaf}:` (commented or not) for {key}"
     )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from tests.conftest import FeedServer, run_watcher
+from tests.conftest import FeedServer, run_watcher, write_config
 from tests.test_run_e2e import serve
 
 
@@ -49,19 +49,17 @@ def test_alert_arrives_by_email(
 ) -> None:
     inbox, port = smtp
     urls = serve(feed_server)
-    cfg = tmp_path / "watcher.yaml"
-    cfg.write_text(
-        f"""
-database: sqlite:///{tmp_path / "w.db"}
-polling: {{allow_private_addresses: true, timeout: 10s}}
-feeds:
-  - {{name: wire-two, url: "{urls["atom"]}"}}
-notifiers:
-  mail: ["mailto://127.0.0.1:{port}?from=watcher@example.org&to=desk@example.org&mode=insecure"]
-rules:
-  - {{name: leaders, any: [Pashinyan, Aliyev], notify: [mail]}}
-""",
-        encoding="utf-8",
+    cfg = write_config(
+        tmp_path / "watcher.yaml",
+        database=f"sqlite:///{tmp_path / 'w.db'}",
+        polling={"timeout": "10s"},
+        feeds={"wire-two": urls["atom"]},
+        notifiers={
+            "mail": [
+                f"mailto://127.0.0.1:{port}?from=watcher@example.org&to=desk@example.org&mode=insecure"
+            ]
+        },
+        rules=[{"name": "leaders", "any": ["Pashinyan", "Aliyev"], "notify": ["mail"]}],
     )
     result = run_watcher("run", "--once", "-c", str(cfg))
     assert result.returncode == 0, result.stderr

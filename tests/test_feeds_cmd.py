@@ -9,7 +9,7 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from tests.conftest import FeedServer, Receiver, Route, run_watcher
+from tests.conftest import FeedServer, Receiver, Route, run_watcher, write_config
 
 GOOD = """<?xml version="1.0"?><rss version="2.0"><channel><title>Good wire</title>
 <link>http://example.org/</link><description>d</description>
@@ -18,23 +18,6 @@ GOOD = """<?xml version="1.0"?><rss version="2.0"><channel><title>Good wire</tit
 <item><title>Markets close higher</title><link>http://example.org/markets</link>
 <guid isPermaLink="false">good-2</guid><description>Stocks rose.</description></item>
 </channel></rss>"""
-
-CONFIG = """
-database: sqlite:///{db}
-polling:
-  timeout: 2s
-  max_bytes: 1MB
-  host_gap: 0s
-  per_host: 16
-  concurrency: 16
-  allow_private_addresses: true
-feeds:
-{feeds}
-notifiers:
-  hook: ["{hook}"]
-rules:
-  - {{name: talks, query: 'Karabakh AND talks', notify: [hook]}}
-"""
 
 FAULTS = {
     "stalled": "no complete response within 2s",
@@ -69,11 +52,19 @@ def test_faults_are_per_feed_errors_in_words_and_the_good_feed_alerts(
     tmp_path: Path, feed_server: FeedServer, receiver: Receiver
 ) -> None:
     urls = serve_faults(feed_server)
-    feeds = "\n".join(f'  - {{name: {n}, url: "{u}", extract: false}}' for n, u in urls.items())
-    cfg = tmp_path / "w.yaml"
-    cfg.write_text(
-        CONFIG.format(db=tmp_path / "w.db", feeds=feeds, hook=receiver.apprise_url),
-        encoding="utf-8",
+    cfg = write_config(
+        tmp_path / "w.yaml",
+        database=f"sqlite:///{tmp_path / 'w.db'}",
+        polling={
+            "timeout": "2s",
+            "max_bytes": "1MB",
+            "host_gap": "0s",
+            "per_host": 16,
+            "concurrency": 16,
+        },
+        feeds={n: {"url": u, "extract": False} for n, u in urls.items()},
+        notifiers={"hook": [receiver.apprise_url]},
+        rules=[{"name": "talks", "query": "Karabakh AND talks", "notify": ["hook"]}],
     )
     result = run_watcher("run", "--once", "-c", str(cfg), timeout=60)
     assert result.returncode == 0, result.stderr

@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from tests.conftest import ROOT, FeedServer, Receiver
+from tests.conftest import ROOT, FeedServer, Receiver, write_config
 
 N = 200
 KILLS = 6
@@ -43,19 +43,13 @@ def test_kill_9_during_delivery_loses_nothing(
         f'<?xml version="1.0"?><rss version="2.0"><channel><title>w</title>{items}</channel></rss>',
         "application/rss+xml",
     )
-    cfg = tmp_path / "w.yaml"
-    cfg.write_text(
-        f"""
-database: sqlite:///{tmp_path / "w.db"}
-polling: {{allow_private_addresses: true, interval: 1h}}
-feeds:
-  - {{name: wire, url: "{feed_server.url("/feed.xml")}", extract: false}}
-notifiers:
-  hook: ["{receiver.apprise_url}"]
-rules:
-  - {{name: karabakh, any: [Karabakh], notify: [hook]}}
-""",
-        encoding="utf-8",
+    cfg = write_config(
+        tmp_path / "w.yaml",
+        database=f"sqlite:///{tmp_path / 'w.db'}",
+        polling={"interval": "1h"},
+        feeds={"wire": {"url": feed_server.url("/feed.xml"), "extract": False}},
+        notifiers={"hook": [receiver.apprise_url]},
+        rules=[{"name": "karabakh", "any": ["Karabakh"], "notify": ["hook"]}],
     )
     receiver.delay = 0.01
     log = tmp_path / "daemon.log"

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
 
-from tests.conftest import run_watcher
+from tests.conftest import Receiver, run_watcher
 from watcher.store import Store
 from watcher.store.migrate import current, head, upgrade
 
@@ -108,3 +110,88 @@ def test_upgrade_from_revision_1_keeps_data_and_indexes_it(
     found = search(store, compile_search("Карабах*"))
     store.close()
     assert [r.title for r in found] == ["Переговоры по Карабаху"]
+
+
+def test_upgrade_moves_pending_health_alerts_into_the_outbox(
+    empty_database_url: str, receiver: Receiver
+) -> None:
+    """At revision 0002 feed-health alerts had their own table and retry loop. Upgrading keeps
+    a pending one as a pending delivery (attempts and error kept) that the one sender then
+    sends; sent ones were history and go with the old table."""
+    from sqlalchemy import inspect, text
+
+    from watcher.config import parse_config
+    from watcher.notify.sender import deliver_due
+    from watcher.store.outbox import list_deliveries
+
+    store = Store(empty_database_url)
+    upgrade(store, "0002")
+    with store.engine.begin() as conn:
+        for status, target, attempts in (("pending", 0, 2), ("pending", 1, 2), ("sent", 0, 1)):
+            conn.execute(
+                text(
+                    "INSERT INTO health_alerts (feed, kind, notifier, target, title, body, "
+                    "created_at, status, attempts, next_attempt_at, last_error) VALUES ('wire', "
+                    "'failing', 'ops', :target, :title, 'Feed wire has failed every poll.', "
+                    "'2026-11-28 06:00:00', :status, :attempts, '2026-11-28 06:30:00', 'HTTP 503')"
+                ),
+                {
+                    "target": target,
+                    "title": f"[watcher] feed wire has been failing for 6h ({status})",
+                    "status": status,
+                    "attempts": attempts,
+                },
+            )
+    before, after = upgrade(store)
+    assert (before, after) == ("0002", head())
+    assert "health_alerts" not in inspect(store.engine).get_table_names()
+    moved = sorted(list_deliveries(store), key=lambda d: d.target)
+    assert [(d.kind, d.status, d.notifier, d.target, d.attempts) for d in moved] == [
+        ("health", "pending", "ops", 0, 2),
+        ("health", "pending", "ops", 1, 2),
+    ]
+    assert moved[0].last_error == "HTTP 503"
+    assert {d.title for d in moved} == {"[watcher] feed wire has been failing for 6h (pending)"}
+    with store.engine.connect() as conn:  # one alert, one delivery per target
+        assert conn.execute(text("SELECT count(*) FROM alerts")).scalar() == 1
+
+    config = parse_config(
+        "w.yaml",
+        f"database: {empty_database_url}\n"
+        f'notifiers:\n  ops: ["{receiver.apprise_url}", "{receiver.apprise_url}"]\n',
+        {},
+    )
+    now = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
+    assert asyncio.run(deliver_due(store, config, lambda: now)) == (2, 0)
+    store.close()
+    assert [a["message"] for a in receiver.alerts] == ["Feed wire has failed every poll."] * 2
+
+
+def test_downgrade_from_0003_puts_pending_health_alerts_back(empty_database_url: str) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    from watcher.store.migrate import _alembic
+    from watcher.store.outbox import OutboxAlert, add_alert, list_deliveries
+
+    store = Store(empty_database_url)
+    upgrade(store, "0003_health_outbox")
+    now = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
+    context = {"feed": "wire", "event": "silent", "title": "gone silent", "body": "no news"}
+    with store.write() as s:
+        add_alert(s, None, OutboxAlert("ops", "gone silent", context, 2, "health"), now)
+    cfg = _alembic()
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0002")
+    assert current(store) == "0002"
+    with store.engine.connect() as conn:
+        rows = conn.execute(text("SELECT feed, kind, target, status, body FROM health_alerts"))
+        assert sorted(tuple(r) for r in rows) == [
+            ("wire", "silent", 0, "pending", "no news"),
+            ("wire", "silent", 1, "pending", "no news"),
+        ]
+        assert conn.execute(text("SELECT count(*) FROM alerts")).scalar() == 0
+    upgrade(store)
+    assert [d.kind for d in list_deliveries(store)] == ["health", "health"]
+    store.close()

@@ -62,14 +62,15 @@ def test_import_opml_prints_yaml_that_the_config_accepts(tmp_path: Path) -> None
     src.write_bytes(OPML)
     result = run_watcher("import-opml", str(src))
     assert result.returncode == 0, result.stderr
-    data = yaml.safe_load(result.stdout)
+    assert not result.stdout.lstrip().startswith("feeds:")  # pasted under the config's own
+    data = yaml.safe_load("feeds:\n" + result.stdout)
     assert len(data["feeds"]) == 4 and data["feeds"][0]["tags"] == [
         "agencies",
         "azerbaijan",
         "wire",
         "az",
     ]
-    cfg = parse_config(str(tmp_path / "w.yaml"), result.stdout, {})
+    cfg = parse_config(str(tmp_path / "w.yaml"), "feeds:\n" + result.stdout, {})
     assert [f.name for f in cfg.feeds] == ["trend-news", "apa", "armenpress", "apa-2"]
 
 

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from watcher.daemon.health import Vitals, assess, feed_status
+from watcher.cli.feed_report import feed_status
+from watcher.daemon.health import Vitals, assess
 from watcher.daemon.policy import (
     adaptive_interval,
     backoff,

@@ -12,15 +12,17 @@ import pytest
 
 from tests.conftest import FeedServer, Receiver, Route
 from watcher.config import Config, parse_config
-from watcher.daemon.health import deliver_health
 from watcher.daemon.scheduler import run_once
 from watcher.ingest import workers as offload
 from watcher.ingest.fetch import Fetcher, FetchLimits
 from watcher.ingest.workers import WorkerPool
+from watcher.notify.sender import deliver_due
 from watcher.pipeline import Context, PollReport, fetch_limits, poll_feed
 from watcher.rules import RuleSet
-from watcher.store import Store, due_feeds, feed_state, sync_feeds
-from watcher.store.tables import FeedState, HealthAlertRow
+from watcher.store import Store, feed_state, sync_feeds
+from watcher.store.feeds import claim_due_feeds
+from watcher.store.outbox import list_deliveries
+from watcher.store.tables import FeedState
 
 T0 = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
 
@@ -201,7 +203,7 @@ def test_410_disables_the_feed_until_its_config_url_changes(
     )
     assert p.poll("wire", after=86400).status == "disabled"
     assert feed_server.hits["/gone"] == 1  # not asked again
-    assert due_feeds(p.store, p.now + timedelta(days=30), ["wire"]) == []
+    assert claim_due_feeds(p.store, "test", p.now + timedelta(days=30), ["wire"], 60) == []
     sync_feeds(p.store, p.config.feeds, p.now, 300)  # same config: still disabled
     assert p.state("wire").disabled_at is not None
     feed_server.add("/new", rss(["a"]), "application/rss+xml")
@@ -334,7 +336,7 @@ def test_health_alerts_when_failing_past_the_threshold_and_on_recovery(
         p.poll("wire", after=step)
     feed_server.routes["/f"].status = 200
     p.poll("wire", after=3600)
-    sent, failed = asyncio.run(deliver_health(p.store, cfg, lambda: p.now))
+    sent, failed = asyncio.run(deliver_due(p.store, cfg, lambda: p.now))
     assert (sent, failed) == (2, 0)
     titles = [a["title"] for a in receiver.alerts]
     assert titles == [
@@ -342,7 +344,7 @@ def test_health_alerts_when_failing_past_the_threshold_and_on_recovery(
         "[watcher] feed wire is working again",
     ]
     assert "server error (HTTP status 500)" in receiver.alerts[0]["message"]
-    assert asyncio.run(deliver_health(p.store, cfg, lambda: p.now)) == (0, 0)  # sent once
+    assert asyncio.run(deliver_due(p.store, cfg, lambda: p.now)) == (0, 0)  # sent once
 
 
 def test_health_alert_when_a_busy_feed_goes_silent(
@@ -362,12 +364,12 @@ def test_health_alert_when_a_busy_feed_goes_silent(
         p.poll("wire", after=1800)  # nothing new for 3 hours
     feed_server.add("/f", rss(["new", "s0"], dated_every=10), "application/rss+xml")
     p.poll("wire", after=600)
-    with p.store.read() as s:
-        from sqlmodel import select
-
-        kinds = [a.kind for a in s.exec(select(HealthAlertRow)).all()]
-    assert kinds == ["silent", "resumed"]
-    asyncio.run(deliver_health(p.store, cfg, lambda: p.now))
+    listed = list_deliveries(p.store)[::-1]  # oldest first
+    assert [(d.kind, d.title.split()[-1]) for d in listed] == [
+        ("health", "silent"),
+        ("health", "again"),
+    ]
+    asyncio.run(deliver_due(p.store, cfg, lambda: p.now))
     assert receiver.alerts[0]["title"] == "[watcher] feed wire has gone silent"
     assert "every 10m" in receiver.alerts[0]["message"]
 

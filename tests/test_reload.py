@@ -123,3 +123,42 @@ def test_valid_edit_applies_and_invalid_edit_is_refused(
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_truncated_file_is_not_reloaded(
+    tmp_path: Path, feed_server: FeedServer, receiver: Receiver
+) -> None:
+    """An editor that truncates before writing, or a half-saved file, must not stop watching:
+    a reload that would remove every feed or every rule is refused with a warning."""
+    cfg = tmp_path / "watcher.yaml"
+    log = tmp_path / "daemon.log"
+    feed(feed_server, ["Markets close higher"])
+    write(cfg, tmp_path, feed_server, receiver, "  - {name: kb, any: [Karabakh], notify: [hook]}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHER_")}
+    with log.open("w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "watcher", "run", "-c", str(cfg)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            text=True,
+        )
+    try:
+        text = lambda: log.read_text(encoding="utf-8")  # noqa: E731
+        wait_until(lambda: "poll feed=wire status=200 new=1" in text(), "first poll")
+        cfg.write_text("", encoding="utf-8")  # truncated in place
+        wait_until(lambda: "refused: the new file has no feeds" in text(), "refusal")
+        assert "keeping the last good config" in text()
+        cfg.write_text(f"database: sqlite:///{tmp_path}/w.db\n", encoding="utf-8")  # half-saved
+        proc.send_signal(signal.SIGHUP)
+        wait_until(
+            lambda: "config reload (SIGHUP) refused: the new file has no feeds" in text(), "SIGHUP"
+        )
+        feed(feed_server, ["Markets close higher", "Karabakh border talks"])
+        wait_until(lambda: len(receiver.alerts) == 1, "alert under the last good config")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -25,7 +25,6 @@ from watcher.store.stats import db_stats, human_bytes, render_stats
 from watcher.store.tables import (
     AlertRow,
     DeliveryRow,
-    HealthAlertRow,
     MatchRow,
     StoryBand,
     StoryRow,
@@ -65,11 +64,18 @@ def story(store: Store, title: str, age: timedelta, *, matched: bool = False) ->
         return row.id
 
 
-def alert(store: Store, story_id: int, *deliveries: tuple[str, timedelta]) -> int:
-    """An alert with one delivery per (status, age of its last attempt)."""
+def alert(
+    store: Store, story_id: int | None, *deliveries: tuple[str, timedelta], kind: str = "alert"
+) -> int:
+    """An alert with one delivery per (status, age of its last attempt); no story: a feed's."""
     with store.write() as s:
         row = AlertRow(
-            story_id=story_id, notifier="desk", title="t", context="{}", created_at=NOW - 60 * DAY
+            story_id=story_id,
+            notifier="desk",
+            kind=kind,
+            title="t",
+            context="{}",
+            created_at=NOW - 60 * DAY,
         )
         s.add(row)
         s.flush()
@@ -93,7 +99,7 @@ def ids(store: Store, model: type[StoryRow] | type[AlertRow] | type[DeliveryRow]
         return {i for i in s.exec(select(model.id)).all() if i is not None}  # type: ignore[call-overload]
 
 
-def count(store: Store, model: type[MatchRow] | type[StoryBand] | type[HealthAlertRow]) -> int:
+def count(store: Store, model: type[MatchRow] | type[StoryBand]) -> int:
     with store.read() as s:
         return int(s.exec(select(func.count()).select_from(model)).one())
 
@@ -117,7 +123,9 @@ def _retention(yaml: str) -> RetentionConfig:
 def test_config_retention_defaults_and_values() -> None:
     assert parse_config("w.yaml", "feeds: []\n", {}).retention == RetentionConfig()
     got = _retention("  stories: 30d\n  matched_stories: forever\n  deliveries: 2w\n")
-    assert got == RetentionConfig(30 * 86400.0, math.inf, 14 * 86400.0)
+    assert got == RetentionConfig(
+        stories=30 * 86400.0, matched_stories=math.inf, deliveries=14 * 86400.0
+    )
 
 
 @pytest.mark.parametrize(
@@ -186,31 +194,19 @@ def test_finished_deliveries_and_emptied_alerts(store: Store) -> None:
         store, story(store, "second", DAY, matched=True), ("sent", 40 * DAY), ("sent", 5 * DAY)
     )
     waiting = alert(store, story(store, "third", DAY, matched=True), ("pending", 40 * DAY))
-    with store.write() as s:
-        for status, age in (("sent", 40), ("dead", 40), ("pending", 40), ("sent", 2)):
-            s.add(
-                HealthAlertRow(
-                    feed="wire",
-                    kind="failing",
-                    notifier="desk",
-                    title="t",
-                    body="b",
-                    created_at=NOW - age * DAY,
-                    status=status,
-                    next_attempt_at=NOW - age * DAY,
-                    sent_at=NOW - age * DAY if status == "sent" else None,
-                )
-            )
+    # feed-health alerts have no story and go by the same rules
+    health = {
+        (status, age): alert(store, None, (status, age * DAY), kind="health")
+        for status, age in (("sent", 40), ("dead", 40), ("pending", 40), ("sent", 2))
+    }
 
     counts = prune(store, RETENTION, NOW, batch=1)
 
-    assert counts["deliveries"] == 3
-    assert counts["alerts"] == 1
-    assert counts["health_alerts"] == 2
-    assert ids(store, AlertRow) == {mixed, waiting}
+    assert counts["deliveries"] == 3 + 2
+    assert counts["alerts"] == 1 + 2
+    assert ids(store, AlertRow) == {mixed, waiting, health["pending", 40], health["sent", 2]}
     assert old_alert not in ids(store, AlertRow)
     assert len(ids(store, StoryRow)) == 3  # stories are young: untouched
-    assert count(store, HealthAlertRow) == 2
 
 
 def test_rows_that_refer_to_a_pruned_story_go_with_it(store: Store) -> None:
@@ -220,9 +216,12 @@ def test_rows_that_refer_to_a_pruned_story_go_with_it(store: Store) -> None:
     with store.write() as s:
         for sid in (gone, kept):
             s.add(StoryBand(story_id=sid, band_key=sid, seen_at=NOW))
+    alert(store, gone, ("sent", DAY))  # alerts.story_id is nullable, yet goes with its story
     counts = prune(store, RETENTION, NOW)
     assert counts["story_bands"] == 1
     assert count(store, StoryBand) == 1
+    assert (counts["alerts"], counts["deliveries"]) == (1, 1)
+    assert ids(store, AlertRow) == set()
 
 
 def test_pruned_stories_leave_the_search_index(store: Store) -> None:

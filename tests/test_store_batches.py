@@ -15,6 +15,7 @@ from sqlmodel import select
 from watcher.config import Config, parse_config
 from watcher.ingest.parse import Entry
 from watcher.ingest.prepare import FeedRef, prepare_story
+from watcher.model import AlertStory
 from watcher.notify.alerts import cluster_alerts
 from watcher.rules import RuleSet
 from watcher.store import Store, sync_feeds
@@ -74,7 +75,14 @@ def item(config: Config, rules: RuleSet, feed: str, n: int, title: str, body: st
         published_at=T0,
     )
     p = prepare_story(rules, FeedRef(feed), entry, body, "feed", T0)
-    story = {"title": p.story.title, "url": p.story.url, "feed": feed, "summary": ""}
+    story = AlertStory(
+        title=p.story.title,
+        url=p.story.url,
+        feed=feed,
+        published_at=None,
+        language=None,
+        summary="",
+    )
     return StoryToSave(
         story=p.story,
         matches=p.matches,

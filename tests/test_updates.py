@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from tests.conftest import FeedServer, Receiver, run_watcher
+from tests.conftest import FeedServer, Receiver, run_watcher, write_config
 
 
 def feed(server: FeedServer, title: str) -> None:
@@ -27,20 +27,15 @@ def test_headline_update_alerts_rules_that_ask(
     tmp_path: Path, feed_server: FeedServer, receiver: Receiver, database_url: str
 ) -> None:
     feed(feed_server, "Karabakh talks begin")
-    cfg = tmp_path / "w.yaml"
-    cfg.write_text(
-        f"""
-database: {database_url}
-polling: {{allow_private_addresses: true}}
-feeds:
-  - {{name: wire, url: "{feed_server.url("/rss.xml")}", extract: false}}
-notifiers:
-  hook: ["{receiver.apprise_url}"]
-rules:
-  - {{name: karabakh, any: [Karabakh], notify: [hook], updates: true}}
-  - {{name: leaders, any: [Pashinyan], notify: [hook]}}
-""",
-        encoding="utf-8",
+    cfg = write_config(
+        tmp_path / "w.yaml",
+        database=database_url,
+        feeds={"wire": {"url": feed_server.url("/rss.xml"), "extract": False}},
+        notifiers={"hook": [receiver.apprise_url]},
+        rules=[
+            {"name": "karabakh", "any": ["Karabakh"], "notify": ["hook"], "updates": True},
+            {"name": "leaders", "any": ["Pashinyan"], "notify": ["hook"]},
+        ],
     )
     assert run_watcher("run", "--once", "-c", str(cfg)).returncode == 0
     assert [a["title"] for a in receiver.alerts] == ["[karabakh, leaders] Karabakh talks begin"]

@@ -6,8 +6,7 @@
     ├── FetchError               an HTTP fetch failed: network, status, deadline, size, refused host
     │   └── BlockedAddressError  the host resolves to a private/loopback/link-local address
     ├── ParseError               a feed body is not a feed we can read
-    ├── StoreError               the database is unreachable or its schema is wrong
-    └── NotifyError              a notifier is unknown or a delivery cannot be attempted
+    └── StoreError               the database is unreachable or its schema is wrong
 
 Stages raise these with context; the pipeline records per-feed errors and carries on; the CLI
 turns them into a message and a non-zero exit code.
@@ -75,7 +74,3 @@ class ParseError(WatcherError):
 
 class StoreError(WatcherError):
     """The database cannot be used as asked."""
-
-
-class NotifyError(WatcherError):
-    """A notification could not be attempted (unknown notifier, bad URL)."""

@@ -21,7 +21,8 @@ from functools import partial
 
 from watcher.clock import Clock
 from watcher.config import Config, FeedConfig, format_duration
-from watcher.daemon.health import changes_health, record_health
+from watcher.daemon.health import changes_health
+from watcher.daemon.health_outbox import record_health
 from watcher.daemon.policy import (
     DISABLING_STATUSES,
     RETRY_AFTER_STATUSES,

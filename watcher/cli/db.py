@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from watcher.cli.common import EXIT_OK, load, open_store
+from watcher.cli.common import EXIT_OK, load, load_for_reading, open_store, usage_error
 
 
 def cmd_db(args: argparse.Namespace) -> int:
-    config = load(args)
+    if args.action is None:
+        return usage_error(
+            "watcher db: say what to do: `watcher db upgrade` (apply schema migrations) or "
+            "`watcher db stats` (row counts and size)"
+        )
+    config = load(args) if args.action == "upgrade" else load_for_reading(args)
     if args.action == "upgrade":
         from watcher.store.migrate import upgrade
 

@@ -5,7 +5,18 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from watcher.cli.common import EXIT_OK, iso, load, open_store, print_json, since
+from watcher.cli.common import (
+    EXIT_OK,
+    age_words,
+    iso,
+    load_for_reading,
+    nothing,
+    open_store,
+    print_json,
+    since,
+    unknown_name,
+    wider,
+)
 
 if TYPE_CHECKING:
     from watcher.store import StoredMatch
@@ -13,10 +24,19 @@ if TYPE_CHECKING:
 
 def cmd_matches(args: argparse.Namespace) -> int:
     from watcher.store import list_matches
+    from watcher.store.matches import stored_rule_names
 
-    config = load(args)
+    config = load_for_reading(args)
     with open_store(config) as store:
+        if args.rule is not None:
+            known = {r.name for r in config.rules} | set(stored_rule_names(store))
+            if args.rule not in known:
+                return unknown_name("rule", args.rule, known, config.path)
         rows = list_matches(store, rule=args.rule, since=since(args.since), limit=args.limit)
+    if not rows:
+        rule = f" for rule {args.rule}" if args.rule else ""
+        hint = "" if args.since is None else f" (try --since {wider(args.since)})"
+        return nothing(f"no matches{rule} {age_words(args.since)}{hint}")
     for m in rows:
         if args.json:
             print_json(match_json(m))

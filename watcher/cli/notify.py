@@ -6,7 +6,17 @@ import argparse
 import asyncio
 import sys
 
-from watcher.cli.common import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, load, open_store, print_json
+from watcher.cli.common import (
+    EXIT_CONFIG,
+    EXIT_FAILURE,
+    EXIT_OK,
+    load,
+    load_for_reading,
+    nothing,
+    open_store,
+    print_json,
+    unknown_name,
+)
 from watcher.logs import mask
 
 TEST_SNIPPET = "This is a test alert from watcher."
@@ -23,12 +33,9 @@ def cmd_notify_test(args: argparse.Namespace) -> int:
     config = load(args)
     notifier = config.notifier(args.notifier)
     if notifier is None:
-        known = ", ".join(n.name for n in config.notifiers) or "none defined"
-        print(
-            f"no notifier named {args.notifier!r} in {config.path} (known: {known})",
-            file=sys.stderr,
+        return unknown_name(
+            "notifier", args.notifier, [n.name for n in config.notifiers], config.path
         )
-        return EXIT_CONFIG
     now = utcnow()
     start = TEST_SNIPPET.index("watcher")
     hit = {
@@ -73,7 +80,7 @@ def cmd_notify_test(args: argparse.Namespace) -> int:
 def cmd_deliveries(args: argparse.Namespace) -> int:
     from watcher.store.outbox import list_deliveries, retry
 
-    config = load(args)
+    config = load_for_reading(args)
     if args.action == "retry":
         if not args.ids and not args.all_dead:
             print("deliveries retry: give delivery IDs or --all-dead", file=sys.stderr)
@@ -87,16 +94,24 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
         rows = list_deliveries(store, status, args.limit)
     if args.status == "failed":
         rows = [r for r in rows if r.last_error]
-    for r in rows:
-        if args.json:
+    if not rows:
+        return nothing(f"no {args.status + ' ' if args.status else ''}deliveries")
+    if args.json:
+        for r in rows:
             print_json(
                 {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in vars(r).items()}
             )
-            continue
+        return EXIT_OK
+    print(
+        f"{'ID':>6}  {'STATUS':<7} {'KIND':<10} {'TARGET':<14} {'TRIES':>5}  {'WHEN (UTC)':<16}  "
+        "TITLE"
+    )
+    for r in rows:
         when = (r.sent_at or r.next_attempt_at).strftime("%Y-%m-%d %H:%M")
+        target = f"{r.notifier}[{r.target}]"
         print(
-            f"{r.id:>6}  {r.status:<7} {r.notifier}[{r.target}]  attempts={r.attempts}  "
-            f"{when}  {r.title}"
+            f"{r.id:>6}  {r.status:<7} {r.kind:<10} {target:<14} {r.attempts:>5}  {when:<16}  "
+            f"{r.title}"
         )
         if r.last_error:
             print(f"        last error: {r.last_error}")

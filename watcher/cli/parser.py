@@ -43,9 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="watcher", description="Watch news feeds, match keyword rules, alert once per story."
     )
     parser.add_argument("--version", action="version", version=f"watcher {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser(
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    check = sub.add_parser(
         "check", parents=[common], help="validate the config; exit 2 listing every error"
+    )
+    check.add_argument(
+        "--strict", action="store_true", help="exit 2 on warnings too (for CI and git hooks)"
     )
     run = sub.add_parser("run", parents=[common], help="run the daemon")
     run.add_argument(
@@ -61,9 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", parents=[common], help="database maintenance")
     db.add_argument(
         "action",
+        nargs="?",
         choices=["upgrade", "stats"],
         help="upgrade: apply schema migrations; stats: row counts and size",
     )
+    config = sub.add_parser("config", parents=[common], help="config tools")
+    config.add_argument("action", choices=["schema"], help="schema: print the JSON Schema")
     ntest = sub.add_parser(
         "notify-test", parents=[common], help="send a test alert through every URL of one notifier"
     )
@@ -90,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     explain.add_argument("target", metavar="URL_OR_FILE", help="an article URL or a saved page")
     explain.add_argument("--rule", metavar="R", help="only this rule")
+    explain.add_argument(
+        "--feed",
+        metavar="NAME",
+        help="judge the article as coming from this feed (default: the one feed on its host)",
+    )
     backtest = sub.add_parser(
         "backtest",
         parents=[common],
@@ -158,4 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="AGE",
         help="publish a new sample story this often (default 4s)",
     )
+    poll = sub.add_parser(
+        "poll", parents=[common], help="poll one feed now and print what it found"
+    )
+    poll.add_argument("feed", metavar="FEED", help="a name under feeds:")
+    completion = sub.add_parser("completion", help="print a shell completion script (bash or zsh)")
+    completion.add_argument("shell", choices=["bash", "zsh"])
     return parser

@@ -6,23 +6,44 @@ import argparse
 import asyncio
 import logging
 import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from watcher.cli.common import EXIT_OK, load, open_store
+from watcher.cli.common import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, load, open_store, unknown_name
+
+if TYPE_CHECKING:
+    from watcher.config import Config
+    from watcher.store import Store
 
 log = logging.getLogger("watcher")
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    """Errors exit 2 (from `load`); warnings are printed on stderr, and exit 2 with --strict."""
+    from watcher.config.lint import lint
+
     config = load(args)
+    warnings = lint(config, _text(config.path))
+    for warning in warnings:
+        print(warning, file=sys.stderr)
     print(
         f"{config.path}: OK: {len(config.feeds)} feed(s), {len(config.rules)} rule(s), "
         f"{len(config.notifiers)} notifier(s)"
+        + (f", {len(warnings)} warning(s)" if warnings else "")
     )
     from watcher.config import variable_origins
 
     for name, (origin, masked) in variable_origins(config.path).items():
         print(f"  ${{{name}}} from {origin}: {masked}")
-    return EXIT_OK
+    return EXIT_CONFIG if warnings and args.strict else EXIT_OK
+
+
+def _text(path: str) -> str | None:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeError):
+        return None
 
 
 def _stop_during_startup(signum: int, frame: object) -> None:
@@ -33,7 +54,7 @@ def _stop_during_startup(signum: int, frame: object) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _stop_during_startup)
-    from watcher.daemon.scheduler import Daemon, run_once
+    from watcher.daemon.scheduler import Daemon
     from watcher.store.lock import ProcessLock
 
     config = load(args)
@@ -41,12 +62,43 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not args.once:
             asyncio.run(Daemon(config, store).run())
             return EXIT_OK
-        reports = asyncio.run(run_once(config, store))
-    log.info(
-        "once: polled %d feed(s), %d failed, %d new stories, %d matched",
-        len(reports),
-        sum(1 for r in reports if r.error),
-        sum(r.new for r in reports),
-        sum(r.matched for r in reports),
+        return _once(config, store)
+
+
+def _once(config: Config, store: Store, feed: str | None = None) -> int:
+    """One pass, then a summary at any log level; exit 1 when every feed polled failed, so a
+    cron job or a first try with no network does not pass for a success."""
+    from watcher.clock import utcnow
+    from watcher.daemon.scheduler import run_once
+    from watcher.store.outbox import count_sent_since
+
+    started = utcnow()
+    reports = asyncio.run(run_once(config, store, only=None if feed is None else {feed}))
+    failed = [r for r in reports if r.error]
+    print(
+        f"polled {len(reports)} feed(s): {len(failed)} failed, {sum(r.new for r in reports)} "
+        f"new stories, {sum(r.matched for r in reports)} matched, "
+        f"{count_sent_since(store, started)} alert(s) sent"
     )
+    for r in failed:
+        print(f"  {r.feed}: {r.error}", file=sys.stderr)
+    if feed is not None:
+        from watcher.store.matches import stories_since
+
+        for title, rules in stories_since(store, feed, started):
+            print(f"  new: {title}" + (f"  [matched: {', '.join(rules)}]" if rules else ""))
+    if reports and len(failed) == len(reports):
+        print(f"every feed failed ({len(failed)})", file=sys.stderr)
+        return EXIT_FAILURE
     return EXIT_OK
+
+
+def cmd_poll(args: argparse.Namespace) -> int:
+    """`watcher poll FEED`: that feed now, whatever its schedule, and what it brought."""
+    from watcher.store.lock import ProcessLock
+
+    config = load(args)
+    if config.feed(args.feed) is None:
+        return unknown_name("feed", args.feed, [f.name for f in config.feeds], config.path)
+    with ProcessLock(config.database), open_store(config) as store:
+        return _once(config, store, args.feed)

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
-from watcher.cli.common import EXIT_OK, iso, load, open_store, print_json, since, usage_error
+from watcher.cli.common import (
+    EXIT_OK,
+    age_words,
+    iso,
+    load_for_reading,
+    nothing,
+    open_store,
+    print_json,
+    since,
+    unknown_name,
+    usage_error,
+    wider,
+)
 
 if TYPE_CHECKING:
     from watcher.errors import RuleError
@@ -20,7 +31,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from watcher.rules.fulltext import compile_search
     from watcher.store.search import search
 
-    config = load(args)
+    config = load_for_reading(args)
     try:
         query = compile_search(args.query, config.term_lists)
     except RuleError as exc:
@@ -28,6 +39,13 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.limit < 1:
         return usage_error("--limit: must be at least 1")
     with open_store(config) as store:
+        if args.feed:
+            from watcher.store import all_feed_states
+
+            known = {f.name for f in config.feeds} | {r.name for r in all_feed_states(store)}
+            for name in args.feed:
+                if name not in known:
+                    return unknown_name("feed", name, known, config.path)
         results = search(
             store, query, since=since(args.since), feeds=args.feed or (), limit=args.limit
         )
@@ -36,8 +54,9 @@ def cmd_search(args: argparse.Namespace) -> int:
             print_json(result_json(r))
         else:
             print(render_result(r))
-    if not results and not args.json:
-        print("no stories found", file=sys.stderr)
+    if not results:
+        hint = "" if args.since is None else f" (try --since {wider(args.since)})"
+        return nothing(f"no stories found {age_words(args.since)}{hint}")
     return EXIT_OK
 
 

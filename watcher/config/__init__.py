@@ -17,6 +17,7 @@ from watcher.config.model import (
     NotifierConfig,
     PollingConfig,
     QuietHours,
+    RetentionConfig,
     RuleConfig,
     Template,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "NotifierConfig",
     "PollingConfig",
     "QuietHours",
+    "RetentionConfig",
     "RuleConfig",
     "Template",
     "config_path",

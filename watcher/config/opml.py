@@ -24,8 +24,24 @@ class OpmlFeed:
     tags: tuple[str, ...] = ()
 
 
-def parse_opml(data: bytes) -> list[OpmlFeed]:
-    """Every http(s) feed in the file, with unique names derived from titles."""
+@dataclass(frozen=True)
+class Dropped:
+    """An outline that is not imported, and why, so nothing is left out silently."""
+
+    title: str
+    url: str
+    reason: str
+
+
+def parse_opml(
+    data: bytes,
+    dropped: list[Dropped] | None = None,
+    taken: frozenset[str] = frozenset(),
+    known_urls: frozenset[str] = frozenset(),
+) -> list[OpmlFeed]:
+    """Every http(s) feed in the file, with unique names derived from titles (never one of
+    `taken`) and none of `known_urls` (compared without a trailing slash); outlines that are
+    not imported are appended to `dropped` with the reason."""
     parser = etree.XMLParser(
         resolve_entities=False, no_network=True, huge_tree=False, recover=False
     )
@@ -36,13 +52,19 @@ def parse_opml(data: bytes) -> list[OpmlFeed]:
     if root.tag != "opml" or root.find("body") is None:
         raise ParseError("not an OPML file: expected <opml> with a <body>")
     out: list[OpmlFeed] = []
-    used: set[str] = set()
-    _walk(root.find("body"), (), out, used)
+    used: set[str] = set(taken)
+    known = frozenset(u.rstrip("/") for u in known_urls)
+    _walk(root.find("body"), (), out, used, dropped if dropped is not None else [], known)
     return out
 
 
 def _walk(
-    node: etree._Element, folders: tuple[str, ...], out: list[OpmlFeed], used: set[str]
+    node: etree._Element,
+    folders: tuple[str, ...],
+    out: list[OpmlFeed],
+    used: set[str],
+    dropped: list[Dropped],
+    known: frozenset[str],
 ) -> None:
     for child in node.iterfind("outline"):
         url = (child.get("xmlUrl") or child.get("xmlurl") or "").strip()
@@ -52,13 +74,22 @@ def _walk(
         )
         if url:
             parts = urlsplit(url)
-            if parts.scheme in ("http", "https") and parts.netloc:
+            if url.rstrip("/") in known:
+                dropped.append(Dropped(title, url, "already in the config"))
+            elif parts.scheme in ("http", "https") and parts.netloc:
                 name = _unique(_slug(title) or _slug(parts.netloc), used)
                 tags = tuple(dict.fromkeys((*folders, *categories)))
                 out.append(OpmlFeed(name=name, url=url, tags=tags))
-        else:
+            else:
+                dropped.append(Dropped(title, url, "not an http(s) URL"))
+        elif child.find("outline") is not None:
             folder = _tag(title)
-            _walk(child, (*folders, folder) if folder else folders, out, used)
+            _walk(child, (*folders, folder) if folder else folders, out, used, dropped, known)
+        elif child.get("htmlUrl") or child.get("url"):
+            link = child.get("htmlUrl") or child.get("url") or ""
+            dropped.append(Dropped(title, link, "a web page, not a feed (no xmlUrl)"))
+        elif title:
+            dropped.append(Dropped(title, "", "no feed URL (xmlUrl) and nothing inside"))
 
 
 def _slug(text: str) -> str:
@@ -79,12 +110,13 @@ def _unique(name: str, used: set[str]) -> str:
 
 
 def to_yaml(feeds: list[OpmlFeed]) -> str:
-    """`feeds:` entries ready to paste into config/watcher.yaml."""
-    lines = ["feeds:"]
+    """Entries ready to paste under the config's `feeds:` key (which it already has, so no
+    second `feeds:` line that would make a duplicate key)."""
+    lines = []
     for f in feeds:
         entry: dict[str, object] = {"name": f.name, "url": f.url}
         if f.tags:
             entry["tags"] = list(f.tags)
         dumped = yaml.safe_dump(entry, default_flow_style=True, allow_unicode=True, width=1000)
         lines.append(f"  - {dumped.strip()}")
-    return "\n".join(lines) + "\n"
+    return "".join(line + "\n" for line in lines)

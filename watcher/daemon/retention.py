@@ -21,12 +21,7 @@ from functools import partial
 
 from watcher.config.model import RetentionConfig
 from watcher.store.db import Store
-from watcher.store.prune import (
-    prune_deliveries,
-    prune_health_alerts,
-    prune_orphan_alerts,
-    prune_stories,
-)
+from watcher.store.prune import prune_deliveries, prune_orphan_alerts, prune_stories
 
 log = logging.getLogger("watcher.daemon.retention")
 
@@ -67,7 +62,7 @@ def prune(
     cut = cutoffs(retention, now)
     total: Counter[str] = Counter()
     if cut.deliveries is not None:
-        for step in (prune_deliveries, prune_orphan_alerts, prune_health_alerts):
+        for step in (prune_deliveries, prune_orphan_alerts):
             _drain(total, partial(step, store, cut.deliveries, batch))
     for matched, when in ((False, cut.stories), (True, cut.matched_stories)):
         if when is None:

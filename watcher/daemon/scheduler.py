@@ -12,7 +12,7 @@ import asyncio
 import functools
 import logging
 import signal
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Collection, Coroutine
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +23,7 @@ from watchfiles import Change, awatch
 
 from watcher.clock import Clock, utcnow
 from watcher.config import Config, load_config
-from watcher.daemon.health import deliver_health
+from watcher.config.lint import lint, refusal
 from watcher.daemon.reload import summarize
 from watcher.daemon.retention import prune
 from watcher.errors import ConfigError, WatcherError
@@ -44,8 +44,11 @@ DISPATCH_EVERY = 2.0
 DELIVER_EVERY = 5.0
 
 
-async def run_once(config: Config, store: Store, clock: Clock = utcnow) -> list[PollReport]:
-    """Poll every feed once, concurrently within the fetch limits, then deliver what is due."""
+async def run_once(
+    config: Config, store: Store, clock: Clock = utcnow, only: Collection[str] | None = None
+) -> list[PollReport]:
+    """Poll every feed (or those named in `only`) once, concurrently within the fetch limits,
+    then deliver what is due."""
     rules = RuleSet.compile([r.spec for r in config.rules], config.term_lists)
     await release_stale_leases(store)
     await asyncio.to_thread(sync_feeds, store, config.feeds, clock(), config.polling.interval)
@@ -53,11 +56,19 @@ async def run_once(config: Config, store: Store, clock: Clock = utcnow) -> list[
     try:
         async with Fetcher(fetch_limits(config)) as fetcher:
             ctx = Context(config, store, fetcher, rules, clock, pool)
-            reports = await asyncio.gather(*(poll_feed(ctx, f) for f in config.feeds))
+            feeds = [f for f in config.feeds if only is None or f.name in only]
+            reports = await asyncio.gather(*(poll_feed(ctx, f) for f in feeds))
     finally:
         pool.close()
     await deliver_all(store, config, clock)
     return list(reports)
+
+
+def _read_text(path: str) -> str | None:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeError):
+        return None
 
 
 async def release_stale_leases(store: Store) -> None:
@@ -71,14 +82,14 @@ async def release_stale_leases(store: Store) -> None:
 
 
 async def deliver_all(store: Store, config: Config, clock: Callable[[], datetime]) -> None:
-    """Send every due delivery and digest; failed or postponed ones wait for a later pass.
-    Digests and feed-health alerts have no per-row claim, so one process at a time sends them."""
+    """Send every due delivery (story and feed-health alerts alike) and digest; failed or
+    postponed ones wait for a later pass. Digests have no per-row claim, so one process at a
+    time sends them."""
     while sum(await deliver_due(store, config, clock)):
         pass
-    with store.advisory_lock("digests-and-health") as mine:
+    with store.advisory_lock("digests") as mine:
         if mine:
             await send_digests(store, config, clock)
-            await deliver_health(store, config, clock)
 
 
 def maintain(store: Store, config: Config, now: datetime) -> None:
@@ -193,6 +204,15 @@ class Daemon:
                     log.error("config reload (%s) refused: %s", why, problem)
                 log.error("config reload (%s) refused: keeping the last good config", why)
                 return False
+            reason = refusal(self.config, new)
+            if reason:
+                log.warning(
+                    "config reload (%s) refused: %s; keeping the last good config", why, reason
+                )
+                return False
+            text = await asyncio.to_thread(_read_text, new.path)
+            for warning in lint(new, text):
+                log.warning("config reload (%s): %s", why, warning)
             summary = summarize(self.config, new)
             set_secrets(new.secrets)
             await asyncio.to_thread(

@@ -3,6 +3,7 @@
 Deliveries to different targets go out concurrently; to one target, in order, so its rate limit
 holds. Quiet hours and rate limits postpone a delivery without counting an attempt; failures
 retry with exponential backoff and jitter until the notifier's `max_attempts`, then `dead`.
+Story alerts and feed-health alerts take the same path.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from watcher.notify.policy import (
 from watcher.notify.templates import TemplateError, fit, render, render_digest
 from watcher.store import Claimed, Store
 from watcher.store.outbox import (
+    HEALTH,
     claim_due,
     digest_last_sent,
     held,
@@ -80,7 +82,10 @@ async def send_one(url: str, title: str, body: str, fmt: str = "text") -> tuple[
 
 
 def message_for(claim: Claimed, notifier: NotifierConfig, url: str) -> tuple[str, str, str]:
-    """Title, body and format of one delivery; a broken user template falls back to ours."""
+    """Title, body and format of one delivery; a broken user template falls back to ours.
+    A feed-health alert was worded when it was queued: plain text, no template."""
+    if claim.kind == HEALTH:
+        return str(claim.context["title"]), str(claim.context["body"]), "text"
     fmt = format_for(url, notifier.format)
     tpl = claim.rule_template or (
         {"title": notifier.template.title, "body": notifier.template.body}

@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from watcher.config import Config
+from watcher.config import Config, FeedConfig
 from watcher.errors import WatcherError
 from watcher.ingest.extract import detect_language, extract_article
 from watcher.ingest.fetch import Fetcher
@@ -61,8 +62,31 @@ async def load_article(target: str, config: Config) -> Article:
     )
 
 
-def explain(rules: RuleSet, article: Article, rule: str | None = None) -> list[Verdict]:
-    doc = Document(title=article.title, body=article.body, language=article.language)
+def feed_for_url(config: Config, target: str) -> FeedConfig | None:
+    """The configured feed an article URL most likely came from: the one feed on its host
+    (None for a file, an unknown host, or a host several feeds share)."""
+    host = urlsplit(target).hostname if target.startswith(("http://", "https://")) else None
+    if not host:
+        return None
+    bare = host.removeprefix("www.")
+    found = [
+        f for f in config.feeds if (urlsplit(f.url).hostname or "").removeprefix("www.") == bare
+    ]
+    return found[0] if len(found) == 1 else None
+
+
+def explain(
+    rules: RuleSet, article: Article, rule: str | None = None, feed: FeedConfig | None = None
+) -> list[Verdict]:
+    """Every rule's verdict, as if the article came from `feed` (rules limited by `feeds:`
+    can only match an article from one of their feeds)."""
+    doc = Document(
+        title=article.title,
+        body=article.body,
+        language=article.language,
+        feed=feed.name if feed else "",
+        tags=feed.tags if feed else (),
+    )
     verdicts = rules.explain(doc)
     if rule is not None:
         verdicts = [v for v in verdicts if v.rule == rule]
@@ -71,10 +95,11 @@ def explain(rules: RuleSet, article: Article, rule: str | None = None) -> list[V
     return verdicts
 
 
-def render(article: Article, verdicts: list[Verdict]) -> str:
+def render(article: Article, verdicts: list[Verdict], feed: FeedConfig | None = None) -> str:
     how = "extracted article" if article.extracted else "plain text (no article markup found)"
     lines = [
         f"{article.source}",
+        f"  feed: {feed.name if feed else '(none; give --feed NAME for rules limited by feeds:)'}",
         f"  title: {article.title or '(none)'}",
         f"  body: {len(article.body)} characters, {how}; language: {article.language or '?'}",
         "",

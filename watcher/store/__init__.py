@@ -7,7 +7,7 @@ imports those modules by name.
 """
 
 from watcher.store.db import Store
-from watcher.store.feeds import FeedUpdate, all_feed_states, due_feeds, feed_state, sync_feeds
+from watcher.store.feeds import FeedUpdate, all_feed_states, feed_state, sync_feeds
 from watcher.store.matches import (
     StoredMatch,
     StoredStory,
@@ -26,7 +26,6 @@ __all__ = [
     "StoredMatch",
     "StoredStory",
     "all_feed_states",
-    "due_feeds",
     "feed_state",
     "iter_stories",
     "list_matches",

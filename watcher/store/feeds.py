@@ -91,21 +91,6 @@ def _restart(row: FeedState, url: str, now: datetime) -> None:
     row.next_poll_at = now
 
 
-def due_feeds(store: Store, now: datetime, names: Sequence[str]) -> list[str]:
-    """Names of configured, enabled feeds whose next poll time has come, most overdue first."""
-    with store.read() as s:
-        rows = s.exec(
-            select(FeedState.name)
-            .where(
-                col(FeedState.next_poll_at) <= now,
-                col(FeedState.name).in_(list(names)),
-                col(FeedState.disabled_at).is_(None),
-            )
-            .order_by(col(FeedState.next_poll_at))
-        ).all()
-    return list(rows)
-
-
 def claim_due_feeds(
     store: Store, owner: str, now: datetime, names: Sequence[str], lease: float, limit: int = 500
 ) -> list[str]:

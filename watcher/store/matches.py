@@ -143,3 +143,28 @@ def sources_of(s: Session, cluster_ids: list[int]) -> dict[int, list[str]]:
         if cid is not None and len(out.setdefault(cid, [])) < MAX_SOURCES:
             out[cid].append(feed)
     return out
+
+
+def stored_rule_names(store: Store) -> list[str]:
+    """Rules with stored matches, including rules since removed from the config."""
+    with store.read() as s:
+        return [str(r) for r in s.exec(select(MatchRow.rule).distinct()).all()]
+
+
+def stories_since(store: Store, feed: str, since: datetime) -> list[tuple[str, list[str]]]:
+    """Stories of one feed first seen since `since`, oldest first, each with the rules it
+    matched (for `watcher poll`)."""
+    with store.read() as s:
+        rows = s.exec(
+            select(StoryRow.id, StoryRow.title)
+            .where(StoryRow.feed == feed, col(StoryRow.first_seen_at) >= since)
+            .order_by(col(StoryRow.id))
+        ).all()
+        ids = [sid for sid, _ in rows]
+        hits = s.exec(
+            select(MatchRow.story_id, MatchRow.rule).where(col(MatchRow.story_id).in_(ids))
+        ).all()
+    rules: dict[int, list[str]] = {}
+    for sid, rule in hits:
+        rules.setdefault(sid, []).append(rule)
+    return [(title, sorted(rules.get(sid or 0, []))) for sid, title in rows]

@@ -5,6 +5,9 @@ A sender claims due rows by writing its name and a lease expiry into them (with
 then marks each row. A process that dies mid-send leaves rows whose lease expires, and another
 pass reclaims them: an alert is never lost, and is sent twice only if the process died between
 a send and its mark.
+
+Alerts about a story and alerts about a feed's health (kind `health`, no story) share the
+outbox, so both get the same claiming, retries, rate limits, quiet hours and listing.
 """
 
 from __future__ import annotations
@@ -23,11 +26,13 @@ from watcher.store.matches import sources_of
 from watcher.store.tables import AlertRow, DeliveryRow, DigestState, StoryRow
 
 LEASE_SECONDS = 120.0
+HEALTH = "health"  # the kind of an alert about a feed itself rather than a story
 
 
 @dataclass(frozen=True)
 class OutboxAlert:
-    """An alert to write with its story: one delivery row per target URL of the notifier."""
+    """An alert to write with its story (or a feed's health): one delivery row per target URL
+    of the notifier."""
 
     notifier: str
     title: str
@@ -53,8 +58,9 @@ class Claimed:
     rule_template: dict[str, str | None] | None
 
 
-def add_alert(s: Session, story_id: int, a: OutboxAlert, now: datetime) -> None:
-    """In the caller's transaction, so the alert commits with its match or not at all."""
+def add_alert(s: Session, story_id: int | None, a: OutboxAlert, now: datetime) -> None:
+    """In the caller's transaction, so the alert commits with its match (or the feed's new
+    health) or not at all."""
     alert = AlertRow(
         story_id=story_id,
         notifier=a.notifier,
@@ -108,16 +114,19 @@ def claim_due(
         rows = s.exec(
             select(DeliveryRow, AlertRow, StoryRow)
             .join(AlertRow, col(AlertRow.id) == col(DeliveryRow.alert_id))
-            .join(StoryRow, col(StoryRow.id) == col(AlertRow.story_id))
+            .outerjoin(StoryRow, col(StoryRow.id) == col(AlertRow.story_id))
             .where(col(DeliveryRow.id).in_(ids))
             .order_by(col(DeliveryRow.id))
         ).all()
         # Copies of the story that arrived after the alert was written (often in the same poll
         # cycle) are named in the message: "also reported by".
-        clusters = sources_of(s, [st.cluster_id for _, _, st in rows if st.cluster_id])
+        clusters = sources_of(s, [st.cluster_id for _, _, st in rows if st and st.cluster_id])
     out = []
     for d, a, st in rows:
         c = _claimed(d, a)
+        if st is None:  # a feed-health alert
+            out.append(c)
+            continue
         feeds = clusters.get(st.cluster_id or -1, [])
         sources = [f for f in feeds if f != st.feed]
         if sources:
@@ -258,7 +267,7 @@ def list_deliveries(
     q = (
         select(DeliveryRow, AlertRow, StoryRow)
         .join(AlertRow, col(AlertRow.id) == col(DeliveryRow.alert_id))
-        .join(StoryRow, col(StoryRow.id) == col(AlertRow.story_id))
+        .outerjoin(StoryRow, col(StoryRow.id) == col(AlertRow.story_id))
     )
     if status:
         q = q.where(DeliveryRow.status == status)
@@ -276,7 +285,7 @@ def list_deliveries(
             last_error=d.last_error,
             kind=a.kind,
             title=a.title,
-            url=st.url,
+            url=st.url if st else None,
         )
         for d, a, st in rows
     ]
@@ -308,7 +317,13 @@ def retry(store: Store, ids: Sequence[int] = (), all_dead: bool = False) -> int:
         return int(getattr(result, "rowcount", 0) or 0)
 
 
-def counts(store: Store) -> dict[str, int]:
+def count_sent_since(store: Store, since: datetime) -> int:
+    """Deliveries sent since `since` (for the summary of `watcher run --once`)."""
     with store.read() as s:
-        rows = s.exec(select(DeliveryRow.status, func.count()).group_by(DeliveryRow.status)).all()
-    return {status: int(n) for status, n in rows}
+        return int(
+            s.exec(
+                select(func.count()).where(
+                    DeliveryRow.status == "sent", col(DeliveryRow.sent_at) >= since
+                )
+            ).one()
+        )

@@ -4,7 +4,9 @@ Each call deletes at most `batch` rows of one kind and returns, so the caller lo
 transaction holds SQLite's write lock (or PostgreSQL row locks) for long while the pipeline
 keeps writing. Rows that depend on a deleted row are found through the foreign keys in the
 table metadata, not a hand-kept list, so a table added later (clusters, updates, ...) is
-cleaned up too: a NOT NULL reference is deleted with its target, a nullable one is set NULL.
+cleaned up too: a NOT NULL reference is deleted with its target, a nullable one is set NULL
+unless its column says otherwise (`info={"delete_with_target": True}`: a story's alerts, where
+NULL is kept for feed-health alerts, which have no story).
 The FTS rows go with their stories through the triggers (SQLite) or the index (PostgreSQL).
 
 A story with a pending or held delivery is never deleted, whatever its age: its alert has not
@@ -25,7 +27,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, SQLModel, col
 
 from watcher.store.db import Store
-from watcher.store.tables import AlertRow, DeliveryRow, HealthAlertRow, MatchRow, StoryRow
+from watcher.store.tables import AlertRow, DeliveryRow, MatchRow, StoryRow
 
 WAITING = ("pending", "held")
 FINISHED = ("sent", "dead")
@@ -64,21 +66,11 @@ def prune_deliveries(store: Store, before: datetime, batch: int) -> Counter[str]
 
 
 def prune_orphan_alerts(store: Store, before: datetime, batch: int) -> Counter[str]:
-    """Up to `batch` alerts created before `before` that no delivery refers to any more."""
+    """Up to `batch` alerts created before `before` that no delivery refers to any more
+    (story alerts and feed-health alerts alike)."""
     has_delivery = select(col(DeliveryRow.id)).where(col(DeliveryRow.alert_id) == col(AlertRow.id))
     q = select(col(AlertRow.id)).where(col(AlertRow.created_at) < before, ~has_delivery.exists())
     return _delete_batch(store, _table("alerts"), q.order_by(col(AlertRow.id)).limit(batch))
-
-
-def prune_health_alerts(store: Store, before: datetime, batch: int) -> Counter[str]:
-    """Up to `batch` feed-health alerts sent or dead before `before`."""
-    finished = func.coalesce(HealthAlertRow.sent_at, HealthAlertRow.next_attempt_at)
-    q = select(col(HealthAlertRow.id)).where(
-        col(HealthAlertRow.status).in_(FINISHED), finished < before
-    )
-    return _delete_batch(
-        store, _table("health_alerts"), q.order_by(col(HealthAlertRow.id)).limit(batch)
-    )
 
 
 def _table(name: str) -> Table:
@@ -99,18 +91,20 @@ def _delete_batch(store: Store, table: Table, ids_query: Select[int | None]) -> 
 
 @cache
 def _references(table: Table) -> tuple[tuple[Table, Column[int], bool], ...]:
-    """(table, column, nullable) for every foreign key pointing at `table`'s rows."""
+    """(table, column, detach) for every foreign key pointing at `table`'s rows; `detach`:
+    set the reference NULL rather than delete the row."""
     found = []
     for other in SQLModel.metadata.sorted_tables:
         for fk in other.foreign_keys:
             if fk.column.table is table and fk.parent.table is other:
-                found.append((other, fk.parent, bool(fk.parent.nullable)))
+                detach = fk.parent.nullable and not fk.parent.info.get("delete_with_target")
+                found.append((other, fk.parent, bool(detach)))
     return tuple(found)
 
 
 def _delete(s: Session, table: Table, ids: Sequence[int], counts: Counter[str]) -> None:
-    for child, column, nullable in _references(table):
-        if nullable:
+    for child, column, detach in _references(table):
+        if detach:
             s.execute(update(child).where(column.in_(ids)).values({column.name: None}))
             continue
         if _references(child):

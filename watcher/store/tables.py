@@ -122,16 +122,23 @@ class MatchRow(SQLModel, table=True):
 class AlertRow(SQLModel, table=True):
     """One alert per story, notifier and kind, written with the match (the outbox). It keeps
     the template variables, not a rendered message, so each target gets its own format and a
-    digest can gather several alerts."""
+    digest can gather several alerts. A `health` alert is about a feed, not a story: no
+    story, and its context holds the finished title and body (watcher.daemon.health)."""
 
     __tablename__ = "alerts"
     __table_args__ = (
         UniqueConstraint("story_id", "notifier", "kind", name="uq_alert_story_notifier_kind"),
     )
     id: int | None = Field(default=None, primary_key=True)
-    story_id: int = Field(foreign_key="stories.id", index=True)
+    # Nullable for health alerts only; a story's alerts still go with it when it is pruned.
+    story_id: int | None = Field(
+        default=None,
+        foreign_key="stories.id",
+        index=True,
+        sa_column_kwargs={"info": {"delete_with_target": True}},
+    )
     notifier: str = Field(max_length=200)
-    kind: str = Field(default="alert", max_length=16)  # alert | update | escalation
+    kind: str = Field(default="alert", max_length=16)  # alert | update | escalation | health
     priority: str = Field(default="normal", max_length=8)
     title: str = Field(sa_column=Column(Text, nullable=False))  # for listings
     context: str = Field(sa_column=Column(Text, nullable=False))  # JSON template variables
@@ -169,25 +176,3 @@ class DigestState(SQLModel, table=True):
     __tablename__ = "digests"
     notifier: str = Field(primary_key=True, max_length=200)
     last_sent_at: datetime
-
-
-class HealthAlertRow(SQLModel, table=True):
-    """An alert about a feed itself (failing, recovered, silent, disabled), one row per notifier
-    target: written in the same transaction that records the feed's new health, so a crash
-    neither loses it nor sends it twice, and retried like story deliveries."""
-
-    __tablename__ = "health_alerts"
-    __table_args__ = (Index("ix_health_alert_due", "status", "next_attempt_at"),)
-    id: int | None = Field(default=None, primary_key=True)
-    feed: str = Field(max_length=200, index=True)
-    kind: str = Field(max_length=16)  # failing | recovered | silent | resumed | disabled
-    notifier: str = Field(max_length=200)
-    target: int = 0
-    title: str = Field(sa_column=Column(Text, nullable=False))
-    body: str = Field(sa_column=Column(Text, nullable=False))
-    created_at: datetime
-    status: str = Field(default="pending", max_length=16)  # pending | sent | dead
-    attempts: int = 0
-    next_attempt_at: datetime
-    last_error: str | None = Field(default=None, sa_column=Column(Text))
-    sent_at: datetime | None = None
