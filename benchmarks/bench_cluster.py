@@ -1,5 +1,6 @@
-"""Near-duplicate clustering (watcher.neardup) on ../shared/corpus/pages: false merges,
-recall on lightly edited copies, LSH candidate recall, and cost, over a few candidate settings.
+"""Near-duplicate clustering (watcher.neardup) on ../shared/corpus/pages: false merges, recall on
+lightly edited copies, different stories on the same topic (corpus feed items), LSH candidate
+recall, and cost, over a few candidate settings.
 
 Every page is extracted once with watcher.ingest.extract.extract_article. The readability
 `*.expected.html` files are that corpus's truth copies of other pages (the same article), so
@@ -291,6 +292,51 @@ def chosen(docs: list[Doc], copies: dict[str, list[tuple[int, str, str]]]) -> No
     )
 
 
+TOPICS = ("greenland", "tariff", "gaza", "ukraine", "iran", "venezuela", "israel", "china")
+FEEDS = PAGES.parent / "feeds"
+
+
+def same_topic_pairs() -> list[tuple[Doc, Doc]]:
+    """Different stories on one running topic: feed items of the corpus (full content only)
+    whose titles share a topic word, with different links and titles; among them TIME's two
+    Greenland tariff stories 19 hours apart that version 1 merged."""
+    from datetime import UTC, datetime
+
+    from watcher.errors import ParseError
+    from watcher.ingest.parse import parse_feed
+
+    items: list[tuple[str, Doc]] = []
+    for path in sorted(FEEDS.glob("*")):
+        try:
+            feed = parse_feed(
+                path.read_bytes(), "https://f.example.org/", datetime(2026, 1, 1, tzinfo=UTC)
+            )
+        except ParseError:
+            continue
+        for e in feed.entries:
+            if len(e.content.split()) >= 150 and e.link:
+                items.append((e.link, (f"{path.stem}: {e.title[:50]}", e.title, e.content)))
+    pairs = []
+    for (la, a), (lb, b) in itertools.combinations(items, 2):
+        ta, tb = set(a[1].lower().split()), set(b[1].lower().split())
+        if la != lb and a[1] != b[1] and any(any(t in w for w in ta & tb) for t in TOPICS):
+            pairs.append((a, b))
+    return pairs
+
+
+def same_topic(pairs: list[tuple[Doc, Doc]]) -> None:
+    fps = {d[0]: cluster.fingerprint(d[1], d[2]) for p in pairs for d in p}
+    swallowed = [(a, b) for a, b in pairs if cluster.same_story(fps[a[0]], fps[b[0]])]
+    sims = sorted(cluster.similarity(fps[a[0]], fps[b[0]]) for a, b in pairs)
+    print(
+        f"(4) same-topic different stories ({len(pairs)} pairs of corpus feed items):"
+        f" {len(swallowed)} swallowed; similarity max {sims[-1]:.3f},"
+        f" 99th percentile {sims[len(sims) * 99 // 100]:.3f}"
+    )
+    for a, b in swallowed:
+        print(f"      merged: {a[0]} + {b[0]}")
+
+
 def reprints(pairs: list[tuple[Doc, Doc]]) -> None:
     print("Real reprints (readability page vs its *.expected.html):")
     for (stem, t1, x1), (_, t2, x2) in pairs:
@@ -358,6 +404,7 @@ def main() -> None:
     reprints(truth)
     copies = edited_copies(docs)
     chosen(docs, copies)
+    same_topic(same_topic_pairs())
     costs(docs)
     table(docs, copies)
 

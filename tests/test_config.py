@@ -112,7 +112,7 @@ def test_database_url_from_environment_overrides_file() -> None:
         ),
         (
             "notifiers:\n  desk: ['nosuchscheme://x']\n",
-            "w.yaml:2: notifiers.desk[0]: apprise cannot use this URL",
+            "w.yaml:2: notifiers.desk[0]: apprise has no service 'nosuchscheme://'",
         ),
         ("rules:\n  - {name: r, query: 'a AND'}\n", "w.yaml:2: rules[0].query:"),
         ("rules:\n  - {name: r, query: '@nolist'}\n", "w.yaml:2: rules[0].query:"),

@@ -39,7 +39,7 @@ def test_explain_a_saved_page_shows_terms_fields_and_reasons(tmp_path: Path) -> 
     only = run_watcher("explain", str(page), "--rule", "leaders", "-c", str(cfg))
     assert "karabakh-any" not in only.stdout and "leaders" in only.stdout
     bad = run_watcher("explain", str(page), "--rule", "nope", "-c", str(cfg))
-    assert bad.returncode == 1 and "no rule named 'nope'" in bad.stderr
+    assert bad.returncode == 2 and "no rule named 'nope'" in bad.stderr  # a usage error
 
 
 def test_explain_a_url_respects_the_address_guard(tmp_path: Path, feed_server: FeedServer) -> None:

@@ -51,7 +51,9 @@ def test_an_unreadable_file_is_a_clear_error(tmp_path: Path, kind: str) -> None:
     (problem,) = err.value.problems
     assert problem.line == 3 and problem.path == "notifiers.desk[0]"
     assert "TG_TOKEN is unset" in problem.message
-    assert f"$TG_TOKEN_FILE names {str(secret)!r}, which cannot be read" in problem.message
+    assert "$TG_TOKEN_FILE names '" in problem.message  # the path (long ones are shortened)
+    assert "which cannot be read: " in problem.message
+    assert ("No such file" if kind == "missing" else "Is a directory") in problem.message
 
 
 def test_neither_set_names_both_ways(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@
     ├── FetchError               an HTTP fetch failed: network, status, deadline, size, refused host
     │   └── BlockedAddressError  the host resolves to a private/loopback/link-local address
     ├── ParseError               a feed body is not a feed we can read
+    ├── WorkerError              a worker task overran its deadline or memory ceiling, or died
     └── StoreError               the database is unreachable or its schema is wrong
 
 Stages raise these with context; the pipeline records per-feed errors and carries on; the CLI
@@ -70,6 +71,11 @@ class BlockedAddressError(FetchError):
 
 class ParseError(WatcherError):
     """The body could not be read as a feed."""
+
+
+class WorkerError(WatcherError):
+    """A parse, extraction or preparation in a worker was abandoned: over its deadline or its
+    memory ceiling, or the worker died. That feed or story fails; the worker is replaced."""
 
 
 class StoreError(WatcherError):

@@ -48,7 +48,7 @@ from watcher.ingest.dedup import (
 )
 from watcher.ingest.fetch import Fetcher, FetchLimits, status_error
 from watcher.ingest.parse import Entry, ParsedFeed
-from watcher.ingest.prepare import FeedRef, Prepared
+from watcher.ingest.prepare import FeedRef, Prepared, Skipped
 from watcher.ingest.workers import WorkerPool
 from watcher.model import AlertStory
 from watcher.notify.alerts import build_alerts, cluster_alerts
@@ -139,16 +139,11 @@ def fetch_limits(config: Config) -> FetchLimits:
 async def poll_feed(ctx: Context, feed: FeedConfig) -> PollReport:
     """Poll one feed and record the outcome; never raises for feed trouble."""
     started = time.monotonic()
-    state = await ctx.batches.read(feed.name)
-    if state is None:
-        report = PollReport(feed.name, "error", error="no state row; was the config synced?")
-    elif state.disabled_at is not None:
-        report = PollReport(feed.name, "disabled", error=state.disabled_reason)
-    else:
-        try:
-            report = await _poll(ctx, feed, state)
-        except WatcherError as exc:
-            report = await _record_failure(ctx, feed, state, exc, {})
+    try:
+        report = await _poll_guarded(ctx, feed)
+    except Exception as exc:  # the edge of last resort: even recording the failure failed
+        log.exception("feed %s: the poll's outcome could not be recorded", feed.name)
+        report = PollReport(feed.name, "error", error=f"{type(exc).__name__}: {exc}")
     report = dataclasses.replace(report, seconds=time.monotonic() - started)
     log.info(
         "poll feed=%s status=%s new=%d matched=%d duration=%.2fs%s",
@@ -160,6 +155,25 @@ async def poll_feed(ctx: Context, feed: FeedConfig) -> PollReport:
         f" error={report.error!r}" if report.error else "",
     )
     return report
+
+
+async def _poll_guarded(ctx: Context, feed: FeedConfig) -> PollReport:
+    """The feed's error edge: any exception in any stage becomes this feed's recorded error
+    (shown by `watcher feeds`, retried with backoff); one that is not a WatcherError is a bug,
+    so its traceback is logged once, here, with the feed's name."""
+    state = await ctx.batches.read(feed.name)
+    if state is None:
+        return PollReport(feed.name, "error", error="no state row; was the config synced?")
+    if state.disabled_at is not None:
+        return PollReport(feed.name, "disabled", error=state.disabled_reason)
+    try:
+        return await _poll(ctx, feed, state)
+    except WatcherError as exc:
+        return await _record_failure(ctx, feed, state, exc, {})
+    except Exception as exc:
+        log.exception("feed %s: unexpected %s in the poll", feed.name, type(exc).__name__)
+        error = WatcherError(f"internal error: {type(exc).__name__}: {exc}")
+        return await _record_failure(ctx, feed, state, error, {})
 
 
 async def _record_failure(
@@ -335,15 +349,7 @@ async def _new_entries(
     """Entries whose identity, canonical link and content are all unseen (first of each wins),
     and entries already stored under the same key or link whose headline changed materially
     (with the stored story's id)."""
-    keyed = [
-        (
-            e,
-            identity_key(e),
-            canonical_url(e.link) if e.link else None,
-            content_hash(e.title, e.summary or e.content),
-        )
-        for e in entries
-    ]
+    keyed = [k for e in entries if (k := _entry_keys(feed, e)) is not None]
     seen = await ctx.batches.known(
         KnownAsk(
             feed.name,
@@ -369,6 +375,21 @@ async def _new_entries(
     return out, changed
 
 
+def _entry_keys(feed: FeedConfig, e: Entry) -> tuple[Entry, str, str | None, str] | None:
+    """An item's identity, canonical link and content hash; an item they cannot be computed for
+    (a malformed link, say) is skipped with a warning and its siblings go on."""
+    try:
+        return (
+            e,
+            identity_key(e),
+            canonical_url(e.link) if e.link else None,
+            content_hash(e.title, e.summary or e.content),
+        )
+    except Exception as exc:
+        log.warning("feed %s: item %r skipped: %s: %s", feed.name, e.link, type(exc).__name__, exc)
+        return None
+
+
 async def _updates(
     ctx: Context, feed: FeedConfig, changed: Sequence[tuple[Entry, int]], now: datetime
 ) -> list[UpdateToSave]:
@@ -379,33 +400,51 @@ async def _updates(
     wants = {r.name for r in ctx.config.rules if r.updates}
     out = []
     for entry, sid in changed:
-        body = bodies.get(sid, "")
-        doc = Document(
-            title=entry.title, summary=entry.summary, body=body, feed=feed.name, tags=feed.tags
-        )
-        matches = tuple(ctx.rules.match(doc))
-        story = AlertStory(
-            title=entry.title,
-            url=strip_tracking(entry.link) if entry.link else None,
-            feed=feed.name,
-            published_at=entry.published_at,
-            language=None,
-            summary=entry.summary,
-        )
-        alerts = build_alerts(
-            ctx.config, story, [m for m in matches if m.rule in wants], now, kind="update"
-        )
-        out.append(
-            UpdateToSave(
-                story_id=sid,
-                title=entry.title,
-                summary=entry.summary,
-                search_text=normalise_text(f"{entry.title}\n{entry.summary}\n{body}"),
-                matches=matches,
-                alerts=alerts,
+        try:
+            out.append(_update(ctx, feed, entry, sid, bodies.get(sid, ""), wants, now))
+        except Exception as exc:
+            log.warning(
+                "feed %s: headline update %r skipped: %s: %s",
+                feed.name,
+                entry.link,
+                type(exc).__name__,
+                exc,
             )
-        )
     return out
+
+
+def _update(
+    ctx: Context,
+    feed: FeedConfig,
+    entry: Entry,
+    sid: int,
+    body: str,
+    wants: set[str],
+    now: datetime,
+) -> UpdateToSave:
+    doc = Document(
+        title=entry.title, summary=entry.summary, body=body, feed=feed.name, tags=feed.tags
+    )
+    matches = tuple(ctx.rules.match(doc))
+    story = AlertStory(
+        title=entry.title,
+        url=strip_tracking(entry.link) if entry.link else None,
+        feed=feed.name,
+        published_at=entry.published_at,
+        language=None,
+        summary=entry.summary,
+    )
+    alerts = build_alerts(
+        ctx.config, story, [m for m in matches if m.rule in wants], now, kind="update"
+    )
+    return UpdateToSave(
+        story_id=sid,
+        title=entry.title,
+        summary=entry.summary,
+        search_text=normalise_text(f"{entry.title}\n{entry.summary}\n{body}"),
+        matches=matches,
+        alerts=alerts,
+    )
 
 
 async def _build(
@@ -420,7 +459,13 @@ async def _build(
     texts = await asyncio.gather(*(text(e) for e in entries))
     items = [(e, body, origin) for e, (body, origin) in zip(entries, texts, strict=True)]
     prepared = await ctx.pool.prepare(FeedRef(feed.name, feed.tags), items, now)
-    return [_story_to_save(ctx, p, now) for p in prepared]
+    out = []
+    for p in prepared:
+        if isinstance(p, Skipped):
+            log.warning("feed %s: item %r skipped: %s", feed.name, p.link, p.reason)
+        else:
+            out.append(_story_to_save(ctx, p, now))
+    return out
 
 
 async def _article_text(ctx: Context, feed: FeedConfig, entry: Entry) -> tuple[str, str]:
@@ -428,15 +473,25 @@ async def _article_text(ctx: Context, feed: FeedConfig, entry: Entry) -> tuple[s
     fallback = entry.content or entry.summary
     if not feed.extract or not entry.link:
         return fallback, "feed"
-    url = strip_tracking(entry.link)
+    url = entry.link
     try:
+        url = strip_tracking(entry.link)
         page = await ctx.fetcher.get(url, accept=PAGE_ACCEPT)
         if page.status >= 400:
             raise status_error(page)
     except FetchError as exc:
         log.debug("page feed=%s url=%s not fetched: %s; using the feed's text", feed.name, url, exc)
         return fallback, "feed"
-    extracted = await ctx.pool.extract(page.body, page.url)
+    except Exception as exc:
+        log.warning("feed %s: page %r not fetched (%r); using the feed's text", feed.name, url, exc)
+        return fallback, "feed"
+    try:
+        extracted = await ctx.pool.extract(page.body, page.url)
+    except Exception as exc:  # over its deadline or memory ceiling, or a bug: this story only
+        log.warning(
+            "feed %s: page %s not extracted (%s); using the feed's text", feed.name, url, exc
+        )
+        return fallback, "feed"
     if extracted is None:
         return fallback, "feed"
     return extracted.text, "page"

@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from watcher.cli.common import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, load, open_store, unknown_name
+from watcher.errors import Problem
 
 if TYPE_CHECKING:
     from watcher.config import Config
+    from watcher.config.model import Template
     from watcher.store import Store
 
 log = logging.getLogger("watcher")
@@ -24,6 +26,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     from watcher.config.lint import lint
 
     config = load(args)
+    problems = _template_problems(config)
+    if problems:
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        print(f"{len(problems)} config error(s)", file=sys.stderr)
+        return EXIT_CONFIG
     warnings = lint(config, _text(config.path))
     for warning in warnings:
         print(warning, file=sys.stderr)
@@ -44,6 +52,26 @@ def _text(path: str) -> str | None:
         return Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeError):
         return None
+
+
+def _template_problems(config: Config) -> list[Problem]:
+    """Every user template rendered against sample stories (the loader checks only syntax)."""
+    from watcher.config.source import dotted, load_source
+    from watcher.notify.templates import sample_failures
+
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    templates: list[tuple[str, str | int, Template | None]] = [
+        ("rules", i, r.template) for i, r in enumerate(config.rules)
+    ]
+    templates += [("notifiers", n.name, n.template) for n in config.notifiers]
+    for kind, i, template in templates:
+        if template is not None:
+            for failure in sample_failures(template.title, template.body):
+                found.append(((kind, i, "template"), failure))
+    if not found:
+        return []
+    src = load_source(config.path, _text(config.path) or "", {})
+    return [Problem(config.path, src.line(path), dotted(path), msg) for path, msg in found]
 
 
 def _stop_during_startup(signum: int, frame: object) -> None:

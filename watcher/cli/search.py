@@ -40,9 +40,9 @@ def cmd_search(args: argparse.Namespace) -> int:
         return usage_error("--limit: must be at least 1")
     with open_store(config) as store:
         if args.feed:
-            from watcher.store import all_feed_states
+            from watcher.store.matches import stored_feed_names
 
-            known = {f.name for f in config.feeds} | {r.name for r in all_feed_states(store)}
+            known = {f.name for f in config.feeds} | set(stored_feed_names(store))
             for name in args.feed:
                 if name not in known:
                     return unknown_name("feed", name, known, config.path)

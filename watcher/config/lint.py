@@ -3,7 +3,8 @@
 A config error stops `watcher check`; these are the quiet failures a desk editor would not
 notice until a story is missed: a regular expression written as a term (matched literally, so
 never), a feed name in `feeds:` that is really a tag, a rule with nowhere to send its alerts,
-one URL polled under two names, an empty file. Each warning says what to do. `check` prints
+one URL polled under two names, an empty file, and (from `rules.lint`) stems short or common
+enough to match thousands of words. Each warning says what to do. `check` prints
 them (exit 2 with `--strict`), and the daemon logs them on every reload. Pure: config and the
 file's text in, messages out.
 """
@@ -17,9 +18,11 @@ from urllib.parse import urlsplit
 import yaml
 
 from watcher.config.model import Config, RuleConfig
+from watcher.rules.lint import term_warnings
 
-# What a regular expression has and a word or phrase does not.
-REGEX_HINTS = re.compile(r"\||\\[bdwsBDWS]|\.\*|\.\+|\[[^\]]+\]|^\^|\$$|\(\?")
+# What a regular expression has and a word or phrase does not (a leading ^ is not among them:
+# `^term` pins a term to its script).
+REGEX_HINTS = re.compile(r"\||\\[bdwsBDWS]|\.\*|\.\+|\[[^\]]+\]|\$$|\(\?")
 
 Path = tuple[str | int, ...]
 
@@ -58,10 +61,14 @@ def _warnings(config: Config) -> Iterator[tuple[Path, str]]:
     yield from _duplicate_urls(config)
     for i, rule in enumerate(config.rules):
         yield from _rule_warnings(config, i, rule)
+        for warning in term_warnings([rule.spec], {}):
+            yield ("rules", i), warning.removeprefix(f"rule '{rule.name}': ")
     for name, words in config.terms:
         for j, word in enumerate(words):
             if REGEX_HINTS.search(word):
                 yield ("terms", name, j), _regex_message(word)
+        for warning in term_warnings([], {name: words}):
+            yield ("terms", name), warning.removeprefix(f"term list '{name}': ")
 
 
 def _duplicate_urls(config: Config) -> Iterator[tuple[Path, str]]:

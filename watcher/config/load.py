@@ -32,6 +32,7 @@ from watcher.config.model import (
     RuleDelivery,
 )
 from watcher.config.problems import to_problems
+from watcher.config.safety import redact
 from watcher.config.source import Source, load_source, resolve_var
 from watcher.errors import ConfigError, Problem
 
@@ -48,11 +49,25 @@ def load_config(path: str, env: Mapping[str, str] | None = None) -> Config:
     """Read, substitute, validate. Raises ConfigError listing every problem found."""
     env = dict(os.environ) if env is None else dict(env)
     try:
-        text = FsPath(path).read_text(encoding="utf-8")
+        data = FsPath(path).read_bytes()
     except OSError as exc:
         raise ConfigError([Problem(path, 0, "", f"cannot read config: {exc.strerror}")]) from exc
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError([Problem(path, 0, "", f"config is not UTF-8: {exc}")]) from exc
+        line = data[: exc.start].count(b"\n") + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError(
+            [
+                Problem(
+                    path,
+                    line,
+                    "",
+                    f"not UTF-8 text (byte 0x{data[exc.start]:02x} at column {column}); save the "
+                    "file as UTF-8 in your editor",
+                )
+            ]
+        ) from exc
     return parse_config(path, text, env)
 
 
@@ -81,13 +96,13 @@ def mask_value(value: str) -> str:
 def parse_config(path: str, text: str, env: Mapping[str, str]) -> Config:
     src = load_source(path, text, env)
     if src.problems and src.data is None:
-        raise ConfigError(src.problems)
+        raise ConfigError(redact(src.problems, src.data, src.secrets))
     if not isinstance(src.data, dict):
         src.problem((), "the config must be a mapping of keys (database, feeds, rules, ...)")
-        raise ConfigError(src.problems)
+        raise ConfigError(redact(src.problems, src.data, src.secrets))
     file, feeds = validate(src)
     if file is None or src.problems:
-        raise ConfigError(sorted(src.problems, key=lambda p: p.line))
+        raise ConfigError(redact(sorted(src.problems, key=lambda p: p.line), src.data, src.secrets))
     return build(src, file, feeds, env)
 
 

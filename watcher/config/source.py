@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from watcher.config.safety import MAX_NODES, expanded_nodes
 from watcher.errors import Problem
 
 Path = tuple[str | int, ...]
@@ -65,12 +66,19 @@ def load_source(file: str, text: str, env: Mapping[str, str]) -> Source:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
         what = getattr(exc, "problem", None) or str(exc)
+        if "'\\t'" in what:  # PyYAML's words for a tab: "found character '\t' that cannot..."
+            what = "a tab character; indent with spaces, not tabs (YAML does not allow tabs)"
         src.problems.append(Problem(file, line, "", f"YAML syntax error: {what}"))
         return src
     if node is None:
         src.data = {}
         return src
     src.lines[()] = node.start_mark.line + 1
+    if expanded_nodes(node) > MAX_NODES:
+        src.problems.append(
+            Problem(file, 1, "", f"YAML aliases expand to more than {MAX_NODES} values; refused")
+        )
+        return src
     src.data = _convert(node, (), src, env)
     return src
 

@@ -9,6 +9,8 @@ imported when a value needs them, so `watcher config schema` stays light.
 
 from __future__ import annotations
 
+import difflib
+import functools
 import logging
 import math
 import re
@@ -19,8 +21,11 @@ from pydantic import BeforeValidator, WithJsonSchema
 from watcher.config.durations import parse_duration
 
 MIN_RETENTION = 86400.0
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
-_NAME = re.compile(NAME_PATTERN)
+# Letters of any script (Новости-ру, Ղարաբաղ), digits, '-', '_', '.'; a letter or digit first.
+_NAME = re.compile(r"^[^\W_][\w.-]*$")
+# The same for editors: JSON Schema's ECMA `\w` is ASCII-only, so the schema says "no spaces,
+# quotes, slashes or URL punctuation" and the loader keeps the last word.
+NAME_PATTERN = r"^[^\s\"'/\\:@#?&=%<>|*]+$"
 _SIZE = re.compile(r"^(\d+)\s*(b|kb|k|mb|m|gb|g)?$", re.I)
 _DURATION_PATTERN = r"^\s*(\d+(\.\d+)?\s*(ms|s|m|h|d|w)?\s*)+$"
 FORMATS = ("auto", "text", "html", "markdown")
@@ -36,7 +41,10 @@ def _string(v: Any) -> str:
 def _name(v: Any) -> str:
     s = _string(v)
     if not _NAME.match(s):
-        raise ValueError(f"{s!r} is not a valid name; use letters, digits, '-', '_' and '.'")
+        raise ValueError(
+            f"{s!r} is not a valid name; use letters (any script), digits, '-', '_' and '.', "
+            "starting with a letter or digit"
+        )
     return s
 
 
@@ -209,11 +217,32 @@ def _apprise_url(v: Any) -> str:
         quiet.setLevel(level)
     if not ok:
         scheme = url.partition("://")[0] or "(none)"
+        known = _apprise_schemes()
+        if scheme.lower() not in known:
+            close = difflib.get_close_matches(scheme.lower(), known, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]}://? " if close else ""
+            raise ValueError(
+                f"apprise has no service {scheme + '://'!r}; {hint}"
+                "the services and their URLs: https://github.com/caronc/apprise/wiki"
+            )
         raise ValueError(
             f"apprise cannot use this URL (scheme {scheme!r}); check the scheme "
             "and its required parts at https://github.com/caronc/apprise/wiki"
         )
     return url
+
+
+@functools.cache
+def _apprise_schemes() -> tuple[str, ...]:
+    """Every URL scheme the installed apprise speaks (tgram, mailto, json, ...)."""
+    import apprise
+
+    found: set[str] = set()
+    for plugin in apprise.Apprise().details()["schemas"]:
+        for key in ("protocols", "secure_protocols"):
+            value = plugin.get(key) or ()
+            found.update([value] if isinstance(value, str) else value)
+    return tuple(sorted(s.lower() for s in found))
 
 
 _TEXT_LIST = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}

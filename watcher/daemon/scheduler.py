@@ -265,8 +265,11 @@ class Daemon:
             self._in_flight[name] = task
             task.add_done_callback(functools.partial(self._poll_done, name))
 
-    def _poll_done(self, name: str, _task: object) -> None:
+    def _poll_done(self, name: str, done: asyncio.Task[PollReport]) -> None:
         self._in_flight.pop(name, None)
+        if not done.cancelled() and (exc := done.exception()) is not None:
+            # poll_feed records its own failures; this is the last edge, so nothing goes unread
+            log.error("feed %s: poll task failed", name, exc_info=exc)
         if not self._stop.is_set():
             task = asyncio.get_running_loop().create_task(self._deliver())
             self._background.add(task)

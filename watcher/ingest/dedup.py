@@ -2,7 +2,16 @@
 
 Pure functions; the store answers "have we seen this key / URL / hash before".
 The canonical link also recognises the same story reached through another feed: tracking
-parameters, fragments, default ports and host case do not make a story new.
+parameters, fragments, default ports, host case, `www.`, the order of query parameters,
+percent-encoding (a non-ASCII path written plainly or encoded, `%7E` or `~`) and an IDN host
+or its punycode do not make a story new. The spelling rules are w3lib's `canonicalize_url`
+(Scrapy's, kept up by people who meet every odd URL the web has); the rules above it are ours.
+
+Feeds are hostile input: no URL, however malformed (a port out of range, a broken IPv6
+literal, a host IDNA cannot encode), makes these functions raise.
+
+Migration 0004 holds a frozen copy of `canonical_url` to rewrite the links stored before it;
+a change to the canonical form needs a migration of its own, or stored stories alert again.
 """
 
 from __future__ import annotations
@@ -10,7 +19,9 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
+
+from w3lib.url import canonicalize_url
 
 from watcher.ingest.parse import Entry
 from watcher.rules import normalise_text
@@ -20,38 +31,87 @@ _TRACKING = re.compile(
     r"at_medium|at_campaign|rss|from|feed|ito|sr_share)$",
     re.I,
 )
+_DEFAULT_PORTS = ("80", "443")  # either, whatever the scheme: http:443 is https's story
+# The widths of stories.key and stories.canonical_url (tests/test_dedup.py checks they agree).
+# Percent-encoding makes a non-ASCII link up to six times longer, and a value over the width
+# fails the poll's insert on PostgreSQL, so a longer one is stored as its digest.
+MAX_KEY = 600
+MAX_URL = 2000
 
 
 def canonical_url(url: str) -> str:
-    """A stable form of an article URL for equality, not for fetching."""
-    parts = urlsplit(url.strip())
-    host = (parts.hostname or "").lower().removeprefix("www.")
-    port = parts.port
-    netloc = host if port in (None, 80, 443) else f"{host}:{port}"
-    query = [
-        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)
-    ]
-    path = parts.path or "/"
+    """A stable form of an article URL for equality, not for fetching (its digest when it
+    is longer than the column that holds it)."""
+    canon = _canonical(url)
+    return canon if len(canon) <= MAX_URL else "sha256:" + _digest(canon)
+
+
+def _canonical(url: str) -> str:
+    stripped = strip_tracking(url)
+    parts = _split(stripped)
+    if parts is None:
+        return stripped
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"  # IPv6: urlsplit took the brackets off
+    scheme = "https" if parts.scheme in ("http", "https") else parts.scheme
+    try:
+        # No port or user info past this point: w3lib raises on a port out of range.
+        spelled = urlsplit(
+            canonicalize_url(urlunsplit((scheme, host, parts.path, parts.query, "")))
+        )
+    except (ValueError, UnicodeError):
+        spelled = SplitResult(scheme, host, parts.path, parts.query, "")
+    host = spelled.netloc.removeprefix("www.")
+    port = _port(parts)
+    netloc = host if port in (None, *_DEFAULT_PORTS) else f"{host}:{port}"
+    path = spelled.path or "/"
     if len(path) > 1:
         path = path.rstrip("/")
-    return urlunsplit(
-        (
-            "https" if parts.scheme in ("http", "https") else parts.scheme,
-            netloc,
-            path,
-            urlencode(query),
-            "",
-        )
-    )
+    return urlunsplit((spelled.scheme, netloc, path, spelled.query, ""))
 
 
 def strip_tracking(url: str) -> str:
     """The URL to fetch and show: the original minus tracking parameters and fragment."""
-    parts = urlsplit(url.strip())
+    url = _whole(url.strip())
+    parts = _split(url)
+    if parts is None:
+        return url.partition("#")[0]
     query = [
         (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)
     ]
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _whole(text: str) -> str:
+    """Lone surrogates (no XML parser lets them through, but a str can hold them) as U+FFFD,
+    so that encoding the URL to UTF-8 cannot raise."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _split(url: str) -> SplitResult | None:
+    """urlsplit, or None for what it refuses (an unclosed IPv6 bracket, say)."""
+    try:
+        return urlsplit(url)
+    except ValueError:
+        return None
+
+
+def _port(parts: SplitResult) -> str | None:
+    """The port as written, digits only when valid: `parts.port` raises ValueError for a port
+    out of range or not a number, and one such link once aborted a whole run."""
+    try:
+        port = parts.port
+    except ValueError:
+        raw = parts.netloc.rpartition("@")[2]
+        if raw.endswith("]"):
+            return None
+        return raw.rpartition(":")[2] or None
+    return None if port is None else str(port)
 
 
 def content_hash(title: str, text: str) -> str:
@@ -66,7 +126,9 @@ def identity_key(entry: Entry) -> str:
     if entry.guid:
         return "guid:" + entry.guid
     if entry.link:
-        return "link:" + canonical_url(entry.link)
+        link = canonical_url(entry.link)
+        key = "link:" + link
+        return key if len(key) <= MAX_KEY else "link-sha256:" + _digest(link)
     return "hash:" + content_hash(entry.title, entry.summary or entry.content)
 
 

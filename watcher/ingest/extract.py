@@ -9,6 +9,10 @@ short story about a German depot). Those lists are nearly all link text, so list
 is mostly links are dropped: a classic link-density test, applied only to lists. The same
 sites also render teasers as a grid of headings with no text between them; an article's
 subheadings have paragraphs between them, so a run of three or more bare headings goes too.
+
+trafilatura's `deduplicate` is off: its cache of paragraphs already seen lives for the whole
+process, so the same wire story extracted for a fourth site came back empty. Pages whose
+encoding nobody declared are made UTF-8 first (see `charset`).
 """
 
 from __future__ import annotations
@@ -18,11 +22,13 @@ import re
 from dataclasses import dataclass
 from itertools import islice
 
+import lxml.html
 import py3langid
 import pycld2
 import trafilatura
 from lxml import etree
 
+from watcher.ingest.charset import undeclared_to_utf8
 from watcher.ingest.parse import clean_text
 
 MAX_HTML_BYTES = 3 * 1024 * 1024
@@ -55,16 +61,17 @@ def extract_article(html: bytes, url: str) -> Extracted | None:
     """Main text (and title) of an article page, or None when nothing article-like was found."""
     if not html.strip():
         return None
+    page, _ = undeclared_to_utf8(html[:MAX_HTML_BYTES])
     try:
         doc = trafilatura.bare_extraction(
-            html[:MAX_HTML_BYTES],
+            page,
             url=url,
             with_metadata=True,
             include_comments=False,
             include_tables=False,
             include_links=True,
             favor_precision=True,
-            deduplicate=True,
+            deduplicate=False,
             as_dict=False,
         )
     except Exception:  # trafilatura on hostile HTML: fall back to the feed's text
@@ -75,6 +82,33 @@ def extract_article(html: bytes, url: str) -> Extracted | None:
         return None
     title = getattr(doc, "title", None) or ""
     return Extracted(text=clean_text(text)[:MAX_TEXT_CHARS], title=clean_text(title))
+
+
+def page_text(html: bytes) -> Extracted:
+    """Title and text of a page the extractor could not read, never its markup: the
+    <title> (else the first heading) and the visible text without scripts and styles;
+    bytes that are not HTML are read as plain text whose first line is the title."""
+    page, _ = undeclared_to_utf8(html[:MAX_HTML_BYTES])
+    if b"<" not in page:
+        text = clean_text(page.decode("utf-8", "replace"))
+        title, _, body = text.partition("\n")
+        return Extracted(text=body[:MAX_TEXT_CHARS], title=title)
+    try:
+        root = lxml.html.document_fromstring(page)
+    except (etree.ParserError, ValueError):
+        return Extracted(text="", title="")
+    for el in list(root.iter("script", "style", "noscript", "template", "svg")):
+        if el.getparent() is not None:
+            el.drop_tree()
+    found = root.find(".//title")
+    if found is None or not (found.text_content() or "").strip():
+        found = root.find(".//h1")
+    title = clean_text(found.text_content()) if found is not None else ""
+    if found is not None and found.tag == "title":
+        found.drop_tree()
+    for el in root.iter("br", "p", "div", "li", "h1", "h2", "h3", "h4", "tr"):
+        el.tail = "\n" + (el.tail or "")
+    return Extracted(text=clean_text(root.text_content())[:MAX_TEXT_CHARS], title=title)
 
 
 def _text_without_link_lists(body: etree._Element) -> str:

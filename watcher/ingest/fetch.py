@@ -192,19 +192,20 @@ class Fetcher:
             request_headers["If-None-Match"] = etag
         if last_modified:
             request_headers["If-Modified-Since"] = last_modified
-        request_headers.update(headers or {})
         key = _host_key(url)
         assert self._global is not None
         # Host slot first, then a global one: a request holding a global slot while it waits
         # for a busy host would starve every other host.
         async with self._hosts.slot(key), self._global:
             await self._hosts.pace(key)
-            return await self._get_within_deadline(url, request_headers)
+            return await self._get_within_deadline(url, request_headers, dict(headers or {}))
 
-    async def _get_within_deadline(self, url: str, request_headers: dict[str, str]) -> Response:
+    async def _get_within_deadline(
+        self, url: str, request_headers: dict[str, str], own: dict[str, str]
+    ) -> Response:
         try:
             async with asyncio.timeout(self.limits.timeout):
-                return await self._follow(url, request_headers)
+                return await self._follow(url, request_headers, own)
         except TimeoutError as exc:
             raise FetchError(
                 f"no complete response within {self.limits.timeout:g}s", url=url
@@ -220,13 +221,17 @@ class Fetcher:
         except (OSError, ValueError) as exc:
             raise FetchError(f"request failed: {exc}", url=url) from exc
 
-    async def _follow(self, url: str, headers: dict[str, str]) -> Response:
+    async def _follow(self, url: str, base: dict[str, str], own: dict[str, str]) -> Response:
+        """`own` are the feed's configured headers (credentials, cookies): they go only to the
+        feed's own origin, never to another host or port, nor in clear text after https."""
         assert self._session is not None
         permanent = True
+        origin = _origin(url)
         for _hop in range(MAX_REDIRECTS + 1):
             _check_scheme(url)
             if _hop:
                 await self._hosts.pace(_host_key(url))
+            headers = {**base, **own} if _origin(url) == origin else base
             async with self._session.get(url, headers=headers, allow_redirects=False) as resp:
                 if resp.status in (301, 302, 303, 307, 308) and "Location" in resp.headers:
                     permanent = permanent and resp.status in (301, 308)
@@ -255,6 +260,16 @@ class Fetcher:
                 raise FetchError(f"body exceeds the {cap}-byte limit (after decoding)", url=url)
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:
+        port = -1
+    return scheme, (parts.hostname or "").lower(), port
 
 
 def _check_scheme(url: str) -> None:

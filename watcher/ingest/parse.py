@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from html import unescape
 from typing import Any, cast
 from urllib.parse import urljoin, urlsplit
 
@@ -24,9 +25,14 @@ import lxml.html
 from lxml.etree import ParserError
 
 from watcher.errors import ParseError
+from watcher.ingest.charset import undeclared_to_utf8
+from watcher.ingest.sanitize import bound_feed
 
 MAX_ENTRIES = 1000  # a feed with more is truncated: nobody publishes that many at once
-MAX_FIELD_CHARS = 200_000
+MAX_FIELD_CHARS = 200_000  # text kept per field, counted after markup is stripped
+MAX_FIELD_HTML_CHARS = 5_000_000  # markup read per field: bounds lxml's time and memory
+MAX_TITLE_CHARS = 2_000  # a headline; anything longer is an attack or a broken feed
+_TAG = re.compile(r"<[^>]*>?")
 _EARLIEST = datetime(1995, 1, 1, tzinfo=UTC)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 _SPACE = re.compile(r"[ \t\u00a0]+")  # \r ends a line; _CONTROL has removed \f and \v
@@ -122,19 +128,29 @@ def parse_feed(
     """Parse a feed body fetched from `url` (the final URL, so relative links resolve)."""
     response_headers = {k.lower(): v for k, v in (headers or {}).items()}
     response_headers.setdefault("content-location", url)
+    body, detected = undeclared_to_utf8(body, headers)
+    if detected and "content-type" in response_headers:  # now UTF-8: say so (text/xml
+        kind = response_headers["content-type"].split(";")[0]  # alone would mean us-ascii)
+        response_headers["content-type"] = f"{kind}; charset=utf-8"
     if body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
         return _parse_json_feed(body, url, now)  # feedparser 6 does not read JSON Feed
+    bounded = bound_feed(body, MAX_ENTRIES)
+    body = bounded.body
     try:
         d: Any = feedparser.parse(io.BytesIO(body), response_headers=response_headers)
     except Exception as exc:  # feedparser should not raise, but hostile bytes find ways
         raise ParseError(f"feed could not be parsed: {type(exc).__name__}: {exc}") from exc
-    warning = _bozo(d)
+    warning = bounded.warning or _bozo(d)
     if not d.entries and not d.get("version"):
         reason = warning or "no RSS, Atom or JSON Feed document found"
         raise ParseError(f"not a feed: {reason}")
     if not d.entries and warning and not _benign(d.get("bozo_exception")):
         raise ParseError(f"malformed feed with no readable items: {warning}")
-    entries = tuple(_entry(e, url, now) for e in d.entries[:MAX_ENTRIES] if isinstance(e, dict))
+    entries = tuple(
+        entry
+        for e in d.entries[:MAX_ENTRIES]
+        if isinstance(e, dict) and (entry := _entry_or_none(e, url, now)) is not None
+    )
     ttl = d.feed.get("ttl")
     ttl_seconds = float(ttl) * 60 if isinstance(ttl, str) and ttl.strip().isdigit() else None
     return ParsedFeed(
@@ -189,7 +205,7 @@ def _parse_json_feed(body: bytes, url: str, now: datetime) -> ParsedFeed:
             Entry(
                 guid=clean_text(str(guid))[:500] if guid not in (None, "") else None,
                 link=link,
-                title=html_to_text(_str(item.get("title"))),
+                title=html_to_text(_str(item.get("title")))[:MAX_TITLE_CHARS],
                 summary=html_to_text(_str(item.get("summary"))),
                 content=html_to_text(content),
                 published_at=_iso_date(
@@ -248,11 +264,19 @@ def _entry(e: dict[str, Any], url: str, now: datetime) -> Entry:
     return Entry(
         guid=guid,
         link=link,
-        title=html_to_text(get(e, "title") or ""),
+        title=html_to_text(get(e, "title") or "")[:MAX_TITLE_CHARS],
         summary=html_to_text(summary if isinstance(summary, str) else ""),
         content=html_to_text(content),
         published_at=_date(e, now),
     )
+
+
+def _entry_or_none(e: dict[str, Any], url: str, now: datetime) -> Entry | None:
+    """One item that cannot be read (a bug met on hostile input) is dropped; its siblings stay."""
+    try:
+        return _entry(e, url, now)
+    except Exception:
+        return None
 
 
 def _link(e: dict[str, Any], url: str) -> str | None:
@@ -297,19 +321,22 @@ def _date(e: dict[str, Any], now: datetime) -> datetime | None:
 
 
 def html_to_text(value: str) -> str:
-    """Plain text from a feed's HTML fragment (feedparser has sanitised it already)."""
-    value = value[:MAX_FIELD_CHARS]
+    """Plain text from a feed's HTML fragment (feedparser has sanitised it already).
+
+    The text, not the markup, is cut at MAX_FIELD_CHARS: markup can be most of a long post's
+    bytes, and cutting it first lost mentions late in the text."""
+    value = value[:MAX_FIELD_HTML_CHARS]
     if "<" not in value and "&" not in value:
-        return clean_text(value)
+        return clean_text(value[:MAX_FIELD_CHARS])
     try:
         root = lxml.html.fragment_fromstring(value, create_parent="div")
     except (ParserError, ValueError, AssertionError):
         # lxml asserts on a fragment that starts a whole document ("<html", "<!doctype"):
-        # a hostile or careless title must not escape as anything but text
-        return clean_text(value)
+        # a hostile or careless title must not escape as markup either, so tags go
+        return clean_text(unescape(_TAG.sub(" ", value)))[:MAX_FIELD_CHARS]
     for br in root.iter("br", "p", "div", "li", "h1", "h2", "h3", "h4", "tr"):
         br.tail = "\n" + (br.tail or "")
-    return clean_text(root.text_content())
+    return clean_text(root.text_content())[:MAX_FIELD_CHARS]
 
 
 def clean_text(value: str) -> str:

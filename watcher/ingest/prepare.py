@@ -24,6 +24,14 @@ class Prepared:
 
 
 @dataclass(frozen=True)
+class Skipped:
+    """An item that could not be prepared, and why."""
+
+    link: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
 class FeedRef:
     """The feed an entry came from, as much of it as preparing needs (picklable, small)."""
 
@@ -36,10 +44,17 @@ def prepare_stories(
     source: FeedRef,
     items: Sequence[tuple[Entry, str, str]],
     now: datetime,
-) -> list[Prepared]:
+) -> list[Prepared | Skipped]:
     """Each (entry, body text, "page" or "feed") of one poll; one call per poll, so a worker
-    process is asked once per feed and not once per story."""
-    return [prepare_story(rules, source, entry, body, origin, now) for entry, body, origin in items]
+    process is asked once per feed and not once per story. An item that fails comes back as
+    Skipped, in its place, and its siblings are prepared."""
+    out: list[Prepared | Skipped] = []
+    for entry, body, origin in items:
+        try:
+            out.append(prepare_story(rules, source, entry, body, origin, now))
+        except Exception as exc:  # hostile content met a bug: that item only
+            out.append(Skipped(entry.link, f"{type(exc).__name__}: {exc}"))
+    return out
 
 
 def prepare_story(

@@ -14,10 +14,12 @@ in milliseconds, and they compile the rule set once each. A config reload makes 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import os
 import signal
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -26,10 +28,12 @@ from functools import partial
 from typing import Any, TypeVar
 
 from watcher.config import Config
-from watcher.errors import WatcherError
+from watcher.errors import WatcherError, WorkerError
+from watcher.ingest import bounds
+from watcher.ingest.bounds import WorkerLimits, largest_mb, run_bounded
 from watcher.ingest.extract import Extracted, extract_article
 from watcher.ingest.parse import Entry, ParsedFeed, parse_feed
-from watcher.ingest.prepare import FeedRef, Prepared, prepare_stories
+from watcher.ingest.prepare import FeedRef, Prepared, Skipped, prepare_stories
 from watcher.rules import RuleSet, RuleSpec
 
 log = logging.getLogger("watcher.ingest.workers")
@@ -51,7 +55,7 @@ def _init_worker(specs: Sequence[RuleSpec], term_lists: Mapping[str, Sequence[st
 
 def _prepare_in_worker(
     source: FeedRef, items: Sequence[tuple[Entry, str, str]], now: datetime
-) -> list[Prepared]:
+) -> list[Prepared | Skipped]:
     assert _RULES is not None, "worker started without its rules"
     return prepare_stories(_RULES, source, items, now)
 
@@ -74,15 +78,18 @@ class WorkerPool:
         specs: Sequence[RuleSpec],
         term_lists: Mapping[str, Sequence[str]],
         workers: int,
+        limits: WorkerLimits | None = None,
     ) -> None:
         self.rules = rules
         self._specs = tuple(specs)
         self._term_lists = {k: tuple(v) for k, v in term_lists.items()}
         self._workers = workers
         self._pool: ProcessPoolExecutor | None = None
+        self._limits = limits or bounds.DEFAULT_LIMITS
+        self._tasks = 0  # run by the current pool
         self._starting = asyncio.Lock()
 
-    async def _executor(self) -> Executor | None:
+    async def _executor(self) -> ProcessPoolExecutor | None:
         if self._workers <= 0:
             return None
         async with self._starting:
@@ -107,26 +114,96 @@ class WorkerPool:
         return pool
 
     async def _run(self, what: str, fn: Callable[..., T], *args: Any) -> T:
-        executor = None
+        for attempt in (1, 2):
+            executor = None
+            started = time.monotonic()
+            try:
+                executor = await self._executor()
+                if executor is None:
+                    return await self._in_thread(what, fn, *args)
+                return await self._in_worker(executor, what, fn, *args)
+            except WatcherError:
+                raise
+            except BrokenProcessPool as exc:
+                # a worker died (killed, out of memory, a crash in C, its CPU limit): start
+                # afresh. A task that died well within its own deadline may have shared the pool
+                # with the one that broke it, so it gets one more try on the new pool.
+                self._discard(executor)
+                if attempt == 1 and time.monotonic() - started < self._limits.seconds(what):
+                    log.warning("%s: a worker process died; trying once more", what)
+                    continue
+                raise WorkerError(f"{what}: a worker process died ({exc})") from exc
+            except Exception as exc:
+                # A bug met on hostile input: that feed's poll fails with it on record (and
+                # retries with backoff) instead of escaping the orchestrator.
+                log.exception("%s failed unexpectedly", what)
+                raise WatcherError(f"{what} failed: {type(exc).__name__}: {exc}") from exc
+        raise AssertionError("unreachable")
+
+    async def _in_thread(self, what: str, fn: Callable[..., T], *args: Any) -> T:
+        """A thread cannot be stopped: past the deadline the caller stops waiting for it."""
+        seconds = self._limits.seconds(what)
         try:
-            executor = await self._executor()
-            if executor is None:
-                return await asyncio.to_thread(fn, *args)
-            return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
-        except WatcherError:
+            return await asyncio.wait_for(
+                asyncio.to_thread(fn, *args), WorkerLimits.parent_deadline(seconds)
+            )
+        except TimeoutError:
+            raise WorkerError(f"{what}: over the {seconds:g}s deadline; abandoned") from None
+
+    async def _in_worker(
+        self, executor: ProcessPoolExecutor, what: str, fn: Callable[..., T], *args: Any
+    ) -> T:
+        limits = self._limits
+        seconds = limits.seconds(what)
+        call = partial(run_bounded, what, seconds, limits.memory_mb, fn, *args)
+        future = asyncio.get_running_loop().run_in_executor(executor, call)
+        try:
+            result = await asyncio.wait_for(future, WorkerLimits.parent_deadline(seconds))
+        except TimeoutError:
+            self._kill(executor)
+            raise WorkerError(
+                f"{what}: no answer from the worker within "
+                f"{WorkerLimits.parent_deadline(seconds):g}s; it was replaced"
+            ) from None
+        except WorkerError as exc:
+            if "memory ceiling" in str(exc):
+                self._retire(executor)  # its heap is fragmented past reuse
             raise
-        except BrokenProcessPool as exc:
-            # a worker died (killed, out of memory, a crash in C): start afresh next time
-            if executor is not None:
-                executor.shutdown(wait=False, cancel_futures=True)
-                if self._pool is executor:
-                    self._pool = None
-            raise WatcherError(f"{what}: a worker process died ({exc})") from exc
-        except Exception as exc:
-            # A bug met on hostile input: that feed's poll fails with it on record (and
-            # retries with backoff) instead of escaping the orchestrator.
-            log.exception("%s failed unexpectedly", what)
-            raise WatcherError(f"{what} failed: {type(exc).__name__}: {exc}") from exc
+        self._after_task(executor)
+        return result
+
+    def _after_task(self, executor: ProcessPoolExecutor) -> None:
+        """Replace the pool after `recycle_tasks` tasks, or once a worker has grown past
+        `recycle_mb` (a heap that grew on one hostile page does not shrink)."""
+        self._tasks += 1
+        limits = self._limits
+        grown = largest_mb(_pids(executor))
+        if self._tasks >= limits.recycle_tasks or grown > limits.recycle_mb:
+            log.info(
+                "replacing worker processes after %d tasks (largest %.0f MB)", self._tasks, grown
+            )
+            self._retire(executor)
+
+    def _retire(self, executor: ProcessPoolExecutor) -> None:
+        """New tasks go to a new pool; the old one finishes what it was given."""
+        if self._pool is executor:
+            self._pool = None
+            self._tasks = 0
+        executor.shutdown(wait=False)
+
+    def _discard(self, executor: Executor | None) -> None:
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+            if self._pool is executor:
+                self._pool = None
+                self._tasks = 0
+
+    def _kill(self, executor: ProcessPoolExecutor) -> None:
+        """A worker that does not answer cannot be told apart from its siblings: the pool goes."""
+        for pid in _pids(executor):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        self._discard(executor)
 
     async def parse(
         self, body: bytes, url: str, now: datetime, headers: Mapping[str, str]
@@ -138,7 +215,7 @@ class WorkerPool:
 
     async def prepare(
         self, source: FeedRef, items: Sequence[tuple[Entry, str, str]], now: datetime
-    ) -> list[Prepared]:
+    ) -> list[Prepared | Skipped]:
         if not items:
             return []
         # in threads the rules are ours; a worker process has its own compiled copy
@@ -150,3 +227,8 @@ class WorkerPool:
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=wait)
+
+
+def _pids(executor: ProcessPoolExecutor) -> list[int]:
+    processes = getattr(executor, "_processes", None) or {}
+    return list(processes)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from watcher.config import Config
 from watcher.model import AlertStory
-from watcher.notify.templates import alert_context, render
+from watcher.notify.templates import alert_context, render, template_failure
 from watcher.rules import RuleMatch
 from watcher.store import OutboxAlert
 from watcher.store.clusters import ClusterInfo
+
+log = logging.getLogger("watcher.notify")
 
 
 def build_alerts(
@@ -38,7 +41,16 @@ def build_alerts(
             story_vars, [_rule_vars(m) for m in ms], sources, cluster_size, kind, now
         )
         high = any(m.priority == "high" for m in ms)
-        template = next((rules[m.rule].template for m in ms if rules[m.rule].template), None)
+        user = next((rules[m.rule] for m in ms if rules[m.rule].template), None)
+        template = user.template if user else None
+        if template is not None:
+            assert user is not None
+            failure = template_failure(context, template.title, template.body)
+            if failure is not None:
+                # a broken custom format costs the format, not the alert
+                context["template_error"] = f"rule {user.name}: {failure}; default template used"
+                log.warning("alert for %s via %s: %s", story.feed, name, failure)
+                template = None
         title, _ = render(context, "text", template.title if template else None)
         out.append(
             OutboxAlert(

@@ -9,6 +9,7 @@ Story alerts and feed-health alerts take the same path.
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 import os
 import random
@@ -31,7 +32,7 @@ from watcher.notify.policy import (
     rate_wait,
     retry_at,
 )
-from watcher.notify.templates import TemplateError, fit, render, render_digest
+from watcher.notify.templates import fit, markdown_escape, render, render_digest
 from watcher.store import Claimed, Store
 from watcher.store.outbox import (
     HEALTH,
@@ -63,6 +64,7 @@ async def send_one(url: str, title: str, body: str, fmt: str = "text") -> tuple[
     if not ap.add(url):
         return False, "apprise rejected the URL"
     plugin = next(iter(ap))
+    title = title_for(title, fmt, merged=not getattr(plugin, "title_maxlen", 250))
     title, body = fit(
         title,
         body,
@@ -81,6 +83,18 @@ async def send_one(url: str, title: str, body: str, fmt: str = "text") -> tuple[
     return False, "; ".join(reasons[-3:]) or f"apprise reported {result.status.name}"
 
 
+def title_for(title: str, fmt: str, merged: bool) -> str:
+    """The title as the target reads it. Markdown targets read markup in titles too; a service
+    with no title of its own (Telegram) gets it joined to the body by apprise, unescaped, so it
+    is escaped for the body's format here. An email Subject stays plain text, on one line."""
+    title = " ".join(title.split())  # no CR/LF reaches a header
+    if fmt == "markdown":
+        return markdown_escape(title)
+    if merged and fmt in ("html", "telegram"):
+        return html.escape(title, quote=False)
+    return title
+
+
 def message_for(claim: Claimed, notifier: NotifierConfig, url: str) -> tuple[str, str, str]:
     """Title, body and format of one delivery; a broken user template falls back to ours.
     A feed-health alert was worded when it was queued: plain text, no template."""
@@ -94,8 +108,8 @@ def message_for(claim: Claimed, notifier: NotifierConfig, url: str) -> tuple[str
     )
     try:
         title, body = render(claim.context, fmt, (tpl or {}).get("title"), (tpl or {}).get("body"))
-    except TemplateError as exc:
-        log.warning("template for %s failed (%s); using the default", notifier.name, exc)
+    except Exception as exc:  # a user template is code we did not write: any error falls back
+        log.warning("template for %s failed (%r); using the default", notifier.name, exc)
         title, body = render(claim.context, fmt)
     return title, body, fmt
 

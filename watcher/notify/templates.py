@@ -15,13 +15,15 @@ escalation), and in digests `alerts` (a list of such contexts) and `count`.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, Template, TemplateError
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
@@ -29,6 +31,8 @@ FORMATS = ("text", "html", "telegram", "markdown")
 MAX_HITS = 6
 MAX_RULES = 10
 TITLE_CHARS = 300
+MAX_EXPONENT = 256
+MAX_PRODUCT = 100_000
 
 _DEFAULT_TITLE = (
     "[{{ rules|map(attribute='name')|join(', ') }}] "
@@ -101,6 +105,11 @@ def _md_finalize(value: Any) -> Any:
     return _MD_SPECIAL.sub(r"\\\1", value)
 
 
+def markdown_escape(text: str) -> str:
+    """Every character Markdown (and Discord's, Slack's dialects) could read as markup."""
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
 def _when(value: Any) -> str:
     if not value:
         return "undated"
@@ -110,11 +119,28 @@ def _when(value: Any) -> str:
         return str(value)
 
 
+class _BoundedSandbox(SandboxedEnvironment):
+    """Jinja2's sandbox bounds `range` but not `'x' * 10**9` or `9 ** 9 ** 9`, which a template
+    can compute from nothing: each would take the process's memory or CPU at delivery time."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int) and abs(right) > MAX_EXPONENT:
+            raise SecurityError(f"exponent {right} is larger than {MAX_EXPONENT}")
+        if operator == "*":
+            for seq, n in ((left, right), (right, left)):
+                sized = isinstance(seq, str | list | tuple) and isinstance(n, int)
+                if sized and len(seq) * n > MAX_PRODUCT:
+                    raise SecurityError(f"a result over {MAX_PRODUCT} items")
+        return super().call_binop(context, operator, left, right)
+
+
 @cache
 def template_environment(fmt: str = "text") -> SandboxedEnvironment:
     """One sandboxed environment per format; HTML-like formats autoescape."""
     html = fmt in ("html", "telegram")
-    env = SandboxedEnvironment(
+    env = _BoundedSandbox(
         autoescape=html,
         undefined=StrictUndefined,
         trim_blocks=False,
@@ -125,6 +151,12 @@ def template_environment(fmt: str = "text") -> SandboxedEnvironment:
     env.filters["marked"] = _marker(fmt)
     env.filters["link"] = _link if fmt == "markdown" else (lambda url: url)
     return env
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(fmt: str, source: str) -> Template:
+    """Compiling costs far more than rendering; the same few templates render every alert."""
+    return template_environment(fmt).from_string(source)
 
 
 def _link(url: Any) -> Any:
@@ -148,13 +180,74 @@ def _marker(fmt: str) -> Any:
     return marked
 
 
+def template_failure(
+    context: Mapping[str, Any], title_src: str | None, body_src: str | None
+) -> str | None:
+    """Why a user template cannot render this alert in some format, or None when it can in
+    all of them. Any exception counts: a user template is code we did not write."""
+    for fmt in FORMATS:
+        try:
+            render(context, fmt, title_src, body_src)
+        except Exception as exc:
+            return f"template error ({fmt}): {type(exc).__name__}: {exc}"
+    return None
+
+
+_SAMPLE_HIT = {
+    "term": "talks",
+    "field": "title",
+    "text": "talks",
+    "snippet": "peace talks",
+    "mark": [6, 11],
+}
+_SAMPLE_RULES = [
+    {"name": "rule", "priority": "normal", "score": 1.0, "terms": ["talks"], "hits": [_SAMPLE_HIT]}
+]
+_SAMPLE_STORIES: dict[str, dict[str, Any]] = {
+    "a dated story": {"published_at": "2026-11-28T05:00:00+00:00", "language": "en"},
+    "an undated story": {"published_at": None, "language": "en"},
+    "a story with no body": {"summary": "", "url": None, "language": None},
+    **{
+        f"a story in {lang}": {"language": lang, "title": title}
+        for lang, title in (
+            ("ru", "Переговоры по Карабаху"),
+            ("hy", "Ղարաբաղի բանակցություններ"),
+            ("az", "Qarabağ danışıqları"),
+            ("ar", "محادثات السلام"),
+            ("zh", "和平谈判"),
+        )
+    },
+}
+
+
+def sample_failures(title_src: str | None, body_src: str | None) -> list[str]:
+    """What a user template does on the stories a feed will bring: dated and undated, with and
+    without a body, in every script, in every output format. `watcher check` reports these."""
+    out: list[str] = []
+    for what, fields in _SAMPLE_STORIES.items():
+        story = {
+            "title": "Peace talks resume",
+            "url": "https://example.org/a",
+            "feed": "wire",
+            "published_at": "2026-11-28T05:00:00+00:00",
+            "language": "en",
+            "summary": "Delegations met.",
+            **fields,
+        }
+        context = alert_context(story, _SAMPLE_RULES, ["other-wire"], 2)
+        failure = template_failure(context, title_src, body_src)
+        if failure is not None:
+            out.append(f"{failure} on {what}")
+    return out
+
+
 def render(
     context: Mapping[str, Any], fmt: str, title_src: str | None = None, body_src: str | None = None
 ) -> tuple[str, str]:
     """Title (always plain text) and body in `fmt`. Raises TemplateError from a user template."""
     ctx = dict(context)
-    title = template_environment("text").from_string(title_src or _DEFAULT_TITLE).render(ctx)
-    body = template_environment(fmt).from_string(body_src or DEFAULT_BODIES[fmt]).render(ctx)
+    title = _compiled("text", title_src or _DEFAULT_TITLE).render(ctx)
+    body = _compiled(fmt, body_src or DEFAULT_BODIES[fmt]).render(ctx)
     return _clip(" ".join(title.split()), TITLE_CHARS), body.strip()
 
 
@@ -211,6 +304,7 @@ __all__ = [
     "alert_context",
     "escape",
     "fit",
+    "markdown_escape",
     "render",
     "render_digest",
     "safe_url",

@@ -13,9 +13,8 @@ from urllib.parse import urlsplit
 
 from watcher.config import Config, FeedConfig
 from watcher.errors import WatcherError
-from watcher.ingest.extract import detect_language, extract_article
+from watcher.ingest.extract import detect_language, extract_article, page_text
 from watcher.ingest.fetch import Fetcher
-from watcher.ingest.parse import clean_text
 from watcher.pipeline import PAGE_ACCEPT, fetch_limits
 from watcher.rules import Document, RuleSet, Verdict
 
@@ -50,9 +49,8 @@ async def load_article(target: str, config: Config) -> Article:
     if extracted is not None:
         title, body, ok = extracted.title, extracted.text, True
     else:
-        text = clean_text(data.decode("utf-8", "replace"))
-        title, _, body = text.partition("\n")
-        ok = False
+        fallback = page_text(data)
+        title, body, ok = fallback.title, fallback.text, False
     return Article(
         source=target,
         title=title,

@@ -26,11 +26,16 @@ from watcher.rules.evaluate import (
     is_positional,
 )
 from watcher.rules.model import FIELDS, PRIORITIES, RuleSpec
-from watcher.rules.normalise import CASED, EXACT, FOLD
+from watcher.rules.normalise import CASED, EXACT, FOLD, SCRIPT
 from watcher.rules.query import parse_entry, parse_query
 from watcher.rules.syntax import And, ListRef, Not, Or, Proximity, Scoped, Term
 from watcher.rules.syntax import Near as NearSyntax
 from watcher.rules.syntax import Node as Syntax
+
+MIN_CROSS_SCRIPT_STEM = 6
+"""Letters a prefix stem needs before it is matched across scripts: shorter stems such as
+мир* (peace) fold to strings (mir) that begin common words of other scripts (mirror,
+Miranda), so they are kept to the script they are written in."""
 
 _LANGUAGE = re.compile(r"[a-z]{2}")
 _LIST_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
@@ -169,11 +174,12 @@ class Compiler:
             for i, entry in enumerate(self.parsed_list(name)):
                 if isinstance(entry, Term):
                     try:
-                        pid = self.table.add(entry.words, EXACT if entry.exact else mode)
+                        pids = term_pids(self.table, entry, mode)
                     except PatternError as exc:
                         message = f"term list '{name}' entry {i} {entry.source!r}: {exc}"
                         raise RuleError(message) from None
-                    members.setdefault(pid, []).append(i)
+                    for pid in pids:
+                        members.setdefault(pid, []).append(i)
             cached = self._list_pids[key] = (frozenset(members), members)
         return cached
 
@@ -254,23 +260,27 @@ class _RuleLowering:
             return AllOf(node.source, tuple(self.lower(c, fields, negated) for c in node.children))
         if isinstance(node, Or):
             children = tuple(self.lower(c, fields, negated) for c in node.children)
-            leaves = tuple(c for c in children if isinstance(c, Leaf))
-            if len(leaves) == len(children) and len({c.fields for c in leaves}) == 1:
-                return _any_of(node.source, leaves)
+            plain = tuple(c for c in children if isinstance(c, Leaf))
+            if len(plain) == len(children) and len({c.fields for c in plain}) == 1:
+                return _any_of(node.source, plain)
             if all(is_positional(c) for c in children):
                 return AnyPositional(node.source, children, _union(children))
             return AnyNode(node.source, children)
         assert isinstance(node, Not)
         return Negation(node.source, self.lower(node.child, fields, not negated))
 
-    def leaf(self, term: Term, fields: tuple[str, ...], negated: bool) -> Leaf:
+    def leaf(self, term: Term, fields: tuple[str, ...], negated: bool) -> Leaf | AnyOf:
         try:
-            pid = self.c.table.add(term.words, EXACT if term.exact else self.mode)
+            pids = term_pids(self.c.table, term, self.mode)
         except PatternError as exc:
             raise self.error(f"term {term.source!r}: {exc}", term.start) from None
         if not negated:
-            self.triggers.add(pid)
-        return Leaf(term.source, pid, fields, self.next_order())
+            self.triggers.update(pids)
+        if len(pids) == 1:
+            return Leaf(term.source, pids[0], fields, self.next_order())
+        members = {pid: [0] for pid in pids}
+        order = self.next_order()
+        return AnyOf(term.source, frozenset(pids), members, (term.source,), order, fields)
 
     def list_ref(self, ref: ListRef, fields: tuple[str, ...], negated: bool) -> Node:
         if ref.name not in self.c.term_lists:
@@ -308,6 +318,25 @@ class _RuleLowering:
         if not shared:
             raise self.error("the two sides of NEAR are searched in different fields", node.start)
         return Near(node.source, (a, b), node.distance, False, shared, self.next_order())
+
+
+def cross_script_short(term: Term) -> bool:
+    """A one-word prefix stem too short to be matched across scripts (MIN_CROSS_SCRIPT_STEM)."""
+    if len(term.words) != 1 or not term.words[0].prefix or term.words[0].name:
+        return False
+    return sum(c.isalnum() for c in term.words[0].text) < MIN_CROSS_SCRIPT_STEM
+
+
+def term_pids(table: PatternTable, term: Term, mode: str) -> list[int]:
+    """The patterns of one term: a name expands to its inflected forms; a pinned or short
+    stem is kept to its script (in case-sensitive rules it stays in the cased mode)."""
+    if term.exact:
+        return [table.add(term.words, EXACT)]
+    if any(w.name for w in term.words):
+        return table.add_name(term.words)
+    if mode == FOLD and (term.pinned or cross_script_short(term)):
+        return [table.add(term.words, SCRIPT)]
+    return [table.add(term.words, mode)]
 
 
 def _any_of(source: str, leaves: Sequence[Leaf]) -> AnyOf:

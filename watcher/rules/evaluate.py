@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from heapq import merge
 from typing import Protocol, TypeGuard
 
-from watcher.rules.automaton import FieldScan, Span
+from watcher.rules.fieldscan import FieldScan, Span
 from watcher.rules.model import FIELDS
 
 Scan = Mapping[str, FieldScan]

@@ -23,6 +23,14 @@ Each word is then mapped, per *mode*, to a normalised form:
 - ``cased`` (rules with ``case_sensitive: true``): like fold but without case folding, so
   accents and scripts still fold (NATO finds NATO and НАТО, not Nato).
 - ``exact`` (``=TERM``): NFKC only: case, accents and script must be as written.
+- ``script`` (``^TERM``, and short terms, see `compile`): NFKC, case folding and accents
+  stripped, but no transliteration, so a term only finds words written in its own script
+  (мир* finds мирный, not "mirror").
+- ``name`` (``TERM+``, see `names`): fold, then the name folding that lets one name's
+  spellings across scripts meet: ə -> a, ç -> ch, ş -> sh before transliteration, then
+  dzh -> j, kh -> h, x -> h, iy -> i, ye -> e, ew -> ev, ow -> u, and y after a vowel and
+  before a consonant -> i. So Aliyev = Алиев = Ալիև = Əliyev ("aliev"), Pashinyan = Paşinyan
+  = Пашинян = Փաշինյան, Yerevan = Ереван = Երևան, Azerbaijan = Азербайджан, İlham = Ильхам.
 
 A word that normalises to nothing (for example a lone tatweel) becomes the placeholder "_",
 which no term can produce, so word positions are identical in every mode.
@@ -50,7 +58,9 @@ from anyascii import anyascii
 FOLD: Final = "fold"
 CASED: Final = "cased"
 EXACT: Final = "exact"
-MODES: Final = (FOLD, CASED, EXACT)
+SCRIPT: Final = "script"
+NAME: Final = "name"
+MODES: Final = (FOLD, CASED, EXACT, SCRIPT, NAME)
 
 PLACEHOLDER: Final = "_"
 APOSTROPHES: Final = "'’‘ʼʻ`´′＇"
@@ -184,7 +194,43 @@ def _exact(word: str) -> str:
     return s or PLACEHOLDER
 
 
-_FUNCS: Final[dict[str, Callable[[str], str]]] = {FOLD: _fold, CASED: _cased, EXACT: _exact}
+def _script(word: str) -> str:
+    decomposed = unicodedata.normalize("NFD", unicodedata.normalize("NFKC", word).casefold())
+    s = "".join(c for c in decomposed if not unicodedata.combining(c) and not c.isspace())
+    return unicodedata.normalize("NFC", s) or PLACEHOLDER
+
+
+_NAME_BEFORE: Final = str.maketrans(
+    {"ə": "a", "Ə": "a", "ç": "ch", "Ç": "ch", "ş": "sh", "Ş": "sh"}
+)
+_NAME_AFTER: Final = (
+    (re.compile("dzh"), "j"),
+    (re.compile("kh|x"), "h"),
+    (re.compile("iy"), "i"),
+    (re.compile("ye"), "e"),
+    (re.compile("ew"), "ev"),
+    (re.compile("ow"), "u"),
+    (re.compile("(?<=[aeiou])y(?![aeiou])"), "i"),
+)
+
+
+def _name(word: str) -> str:
+    """Why a separate fold: agencies spell one name differently in each script (Aliyev, Алиев,
+    Ալիև, Əliyev), which plain transliteration keeps apart; these rewrites are safe for
+    names, whose list a user chose, but would merge unrelated common words."""
+    s = _fold(word.translate(_NAME_BEFORE))
+    for pattern, replacement in _NAME_AFTER:
+        s = pattern.sub(replacement, s)
+    return s
+
+
+_FUNCS: Final[dict[str, Callable[[str], str]]] = {
+    FOLD: _fold,
+    CASED: _cased,
+    EXACT: _exact,
+    SCRIPT: _script,
+    NAME: _name,
+}
 _CACHES: Final[dict[str, dict[str, str]]] = {mode: {} for mode in MODES}
 
 

@@ -57,15 +57,20 @@ def _fail(s: str, loc: int, message: str) -> _Fatal:
 
 
 def _split_word(s: str, loc: int, raw: str) -> Word:
-    """A written word -> Word; '*' may only end it and must follow something."""
+    """A written word -> Word; '*' or a name's '+' may only end it and must follow something."""
+    name = raw.endswith("+") and len(raw) > 1 and raw[-2].isalnum()
+    if name:
+        raw = raw[:-1]
     prefix = raw.endswith("*")
     text = raw[:-1] if prefix else raw
+    if (name and prefix) or (prefix and text.endswith("+") and text[:-1][-1:].isalnum()):
+        raise _fail(s, loc, "a word is either a name (Aliyev+) or a prefix (negotiat*), not both")
     if "*" in text:
         at = loc + text.index("*")
         raise _fail(s, at, "'*' is only allowed at the end of a word (prefix wildcard)")
     if not text:
         raise _fail(s, loc, "'*' needs a word before it, e.g. negotiat*")
-    return Word(text, prefix)
+    return Word(text, prefix, name)
 
 
 def _distance(s: str, loc: int, digits: str, what: str) -> int:
@@ -85,8 +90,11 @@ def _word_action(check_lowercase: bool) -> pp.ParseAction:
             if not _LIST_NAME.fullmatch(name):
                 raise _fail(s, loc, f"expected a list name after '@', found {raw!r}")
             return ListRef(raw, name, loc)
-        exact = raw.startswith("=")
-        body = raw[1:] if exact else raw
+        pinned = raw.startswith("^")
+        exact = raw[int(pinned) :].startswith("=")
+        body = raw[int(pinned) + int(exact) :]
+        if pinned and exact:
+            raise _fail(s, loc, "'=' already keeps a term to its script: drop the '^'")
         if not body:
             raise _fail(s, loc, "expected a word or \"phrase\" after '='")
         if body.startswith(("=", "@")):
@@ -100,7 +108,10 @@ def _word_action(check_lowercase: bool) -> pp.ParseAction:
                 f"lowercase {body!r} is not an operator: write {body.upper()} for the operator "
                 f'or "{body}" to search for the word',
             )
-        return Term(raw, (_split_word(s, loc + len(raw) - len(body), body),), exact, loc)
+        word = _split_word(s, loc + len(raw) - len(body), body)
+        if pinned and word.name:
+            raise _fail(s, loc, "a name (+) is matched across scripts; it cannot be pinned (^)")
+        return Term(raw, (word,), exact, loc, pinned)
 
     return action
 
@@ -316,7 +327,7 @@ def parse_query(query: str) -> Node:
     return node
 
 
-_SIMPLE_ENTRY = re.compile(r"=?[^\s()\"“”~*=@][^\s()\"“”~*]*\*?")
+_SIMPLE_ENTRY = re.compile(r"=?[^\s()\"“”~*=@^+][^\s()\"“”~*+]*\*?")
 _ENTRY_OPERATOR = re.compile(r"(?:AND|OR|NOT|NEAR(?:/\S*)?)")
 
 

@@ -9,7 +9,8 @@ Evaluation order for one document, as `match` and `explain` both follow it:
    then the score against min_score.
 
 Score: each distinct term that fired (outside NOT) adds the weight of the best field it was
-found in: title 3, summary 2, body 1. A proximity expression counts as one term.
+found in: title 3, summary 2, body 1. A proximity expression counts as one term. One text span
+scores once: a term whose hit covers words another term already scored adds nothing there.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from watcher.errors import RuleError
-from watcher.rules.automaton import Automata, FieldScan, Span
+from watcher.rules.automaton import Automata
 from watcher.rules.compile import (
     CompiledRule,
     Compiler,
@@ -26,6 +27,7 @@ from watcher.rules.compile import (
     list_shape_problem,
 )
 from watcher.rules.evaluate import AllOf, AnyNode, AnyOf, Found, Leaf, Near, Node, Scan
+from watcher.rules.fieldscan import FieldScan, Span
 from watcher.rules.model import FIELDS, Document, Hit, RuleMatch, RuleSpec, Verdict
 from watcher.rules.snippets import clip_hit, make_snippet
 
@@ -234,14 +236,27 @@ def _cut(field_scan: FieldScan, span: Span) -> tuple[str, str, int, int]:
 
 
 def _score(found: list[Found]) -> float:
-    best: dict[str, int] = {}
-    for _, term, field, _ in found:
-        best[term] = max(best.get(term, 0), FIELD_WEIGHTS[field])
-    return float(sum(best.values()))
+    """Each term adds the weight of the best field where it fired on words that no other
+    term already scored: Pashinyan, Пашинян* and Փաշինյան* all fold onto the one word
+    "Pashinyan", which is one mention, not three (so min_score counts mentions)."""
+    claimed: dict[str, list[Span]] = {}
+    scored: set[str] = set()
+    total = 0
+    for _, term, field, span in sorted(found, key=lambda f: (-FIELD_WEIGHTS[f[2]], f[0])):
+        if term in scored:
+            continue
+        spans = claimed.setdefault(field, [])
+        if any(span[0] <= other[1] and other[0] <= span[1] for other in spans):
+            continue
+        spans.append(span)
+        scored.add(term)
+        total += FIELD_WEIGHTS[field]
+    return float(total)
 
 
 def _summarise(found: list[Found], scan: Scan) -> tuple[tuple[str, ...], tuple[Hit, ...], float]:
     """Distinct terms in rule order, first hit per (term, field), and the score."""
+    score = _score(found)
     found.sort(key=lambda f: (f[0], _FIELD_ORDER[f[2]]))
     terms: dict[str, int] = {}
     hits: list[Hit] = []
@@ -253,4 +268,4 @@ def _summarise(found: list[Found], scan: Scan) -> tuple[tuple[str, ...], tuple[H
         terms[term] = max(terms.get(term, 0), FIELD_WEIGHTS[field])
         if len(hits) < MAX_HITS:
             hits.append(Hit(term, field, *_cut(scan[field], span)))
-    return tuple(terms), tuple(hits), float(sum(terms.values()))
+    return tuple(terms), tuple(hits), score

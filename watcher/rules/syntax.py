@@ -17,6 +17,8 @@ class Word:
 
     text: str
     prefix: bool = False
+    name: bool = False
+    """Written `Name+`: the name with its inflectional endings (see `names`)."""
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,8 @@ class Term:
     words: tuple[Word, ...]
     exact: bool = False
     start: int = 0
+    pinned: bool = False
+    """Written `^term`: found only in its own script (no transliteration)."""
 
 
 @dataclass(frozen=True)

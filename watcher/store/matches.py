@@ -145,6 +145,12 @@ def sources_of(s: Session, cluster_ids: list[int]) -> dict[int, list[str]]:
     return out
 
 
+def stored_feed_names(store: Store) -> list[str]:
+    """Feeds with stored stories, including feeds since removed from the config."""
+    with store.read() as s:
+        return [str(r) for r in s.exec(select(StoryRow.feed).distinct()).all()]
+
+
 def stored_rule_names(store: Store) -> list[str]:
     """Rules with stored matches, including rules since removed from the config."""
     with store.read() as s:

@@ -8,6 +8,7 @@ operator should choose the moment.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -15,7 +16,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from watcher.errors import StoreError
-from watcher.store.db import Store
+
+if TYPE_CHECKING:  # db imports this module when it opens the schema
+    from watcher.store.db import Store
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 

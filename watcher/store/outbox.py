@@ -282,13 +282,21 @@ def list_deliveries(
             attempts=d.attempts,
             next_attempt_at=d.next_attempt_at,
             sent_at=d.sent_at,
-            last_error=d.last_error,
+            last_error=d.last_error or _template_error(a.context),
             kind=a.kind,
             title=a.title,
             url=st.url if st else None,
         )
         for d, a, st in rows
     ]
+
+
+def _template_error(context: str) -> str | None:
+    """Why the alert went out in the default format: a rule template that failed to render."""
+    if "template_error" not in context:
+        return None
+    value = json.loads(context).get("template_error")
+    return value if isinstance(value, str) else None
 
 
 REQUEUED_DUE_AT = datetime(2000, 1, 1, tzinfo=UTC)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Connection,
@@ -45,8 +45,10 @@ from sqlmodel import col
 from watcher.errors import StoreError
 from watcher.rules import Document, normalise_text
 from watcher.rules.fulltext import SearchQuery, SearchResult
-from watcher.store.db import Store
 from watcher.store.tables import StoryRow
+
+if TYPE_CHECKING:  # db imports this module when it opens the schema
+    from watcher.store.db import Store
 
 log = logging.getLogger("watcher.rules.fulltext")
 
@@ -86,8 +88,8 @@ MAX_SCAN = 5_000
 def install_search(conn: Connection) -> None:
     """Create the search index if it is missing and fill it from the stored stories.
 
-    Idempotent, for the Alembic migration that adds search (`install_search(op.get_bind())`)
-    and for start-up. Stories stored before `search_text` was filled get it computed first.
+    Idempotent, for start-up; migration 0002 holds its own frozen copy of this DDL. Stories
+    stored with an empty `search_text` get it computed first.
     """
     if conn.dialect.name == "sqlite":
         _install_sqlite(conn)
@@ -96,7 +98,7 @@ def install_search(conn: Connection) -> None:
 
 
 def drop_search(conn: Connection) -> None:
-    """Remove the search index (a migration's downgrade); stories keep their search_text."""
+    """Remove the search index (tests of the start-up repair); stories keep their search_text."""
     if conn.dialect.name == "sqlite":
         for name in _TRIGGERS:
             conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")

@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import or_
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from watcher.errors import StoreError
@@ -195,7 +195,7 @@ def save_polls(store: Store, polls: Sequence[PollToSave]) -> list[StoreError | N
                     for upd in poll.updates:
                         with s.begin_nested():
                             _save_update(s, upd, poll.update.polled_at)
-            except (SQLAlchemyError, ValueError) as exc:
+            except Exception as exc:  # the alerts callback runs feed content through templates
                 log.exception("feed=%s: this poll could not be stored", poll.feed)
                 out.append(StoreError(f"feed {poll.feed}: the poll could not be stored: {exc}"))
             else:
