@@ -87,7 +87,7 @@ def test_env_substitution_and_missing_variable() -> None:
     assert "s3cr3t-hook-path" in cfg.secrets
     assert problems(text) == [
         "w.yaml:2: notifiers.desk[0]: environment variable HOOK_PATH is not set; "
-        "export it or write ${HOOK_PATH:-default}"
+        "export it, set HOOK_PATH_FILE to a file holding it, or write ${HOOK_PATH:-default}"
     ]
     dflt = parse_config("w.yaml", 'database: "${DB:-sqlite:///d.db}"\n', {})
     assert dflt.database == "sqlite:///d.db"

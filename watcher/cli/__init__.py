@@ -18,7 +18,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from watcher.cli.common import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK
 from watcher.cli.config import cmd_config
 from watcher.cli.db import cmd_db
+from watcher.cli.demo import cmd_demo
 from watcher.cli.feeds import cmd_feeds, cmd_import_opml
+from watcher.cli.healthcheck import cmd_healthcheck
 from watcher.cli.matches import cmd_matches
 from watcher.cli.notify import cmd_deliveries, cmd_notify_test
 from watcher.cli.parser import build_parser
@@ -44,6 +46,8 @@ COMMANDS: dict[str, Callable[..., int]] = {
     "search": cmd_search,
     "config": cmd_config,
     "poll": cmd_poll,
+    "healthcheck": cmd_healthcheck,
+    "demo": cmd_demo,
 }
 
 

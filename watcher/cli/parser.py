@@ -139,6 +139,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     search.add_argument("--limit", type=int, default=20, metavar="N", help="at most N (default 20)")
     search.add_argument("--json", action="store_true", help="one JSON object per story and line")
+    health = sub.add_parser(
+        "healthcheck",
+        parents=[common],
+        help="exit 0 when the running daemon's /healthz answers, else 1 with the reason",
+    )
+    health.add_argument(
+        "--url", help="check this URL instead of http://<http.listen>/healthz from the config"
+    )
+    health.add_argument(
+        "--timeout", type=float, default=5.0, metavar="SECONDS", help="give up after (default 5)"
+    )
+    health.add_argument("--quiet", action="store_true", help="print nothing when healthy")
+    demo = sub.add_parser(
+        "demo",
+        parents=[common],
+        help="offline trial: bundled sample feeds on loopback, the daemon, alerts on the console",
+    )
+    demo.add_argument(
+        "--listen",
+        default=os.environ.get("WATCHER_DEMO_LISTEN", "127.0.0.1:8080"),
+        metavar="ADDR",
+        help="where the web UI listens (default $WATCHER_DEMO_LISTEN or 127.0.0.1:8080)",
+    )
+    demo.add_argument(
+        "--every",
+        type=_age,
+        default="4s",
+        metavar="AGE",
+        help="publish a new sample story this often (default 4s)",
+    )
     poll = sub.add_parser(
         "poll", parents=[common], help="poll one feed now and print what it found"
     )

@@ -41,6 +41,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         f"{len(config.notifiers)} notifier(s)"
         + (f", {len(warnings)} warning(s)" if warnings else "")
     )
+    from watcher.config import variable_origins
+
+    for name, (origin, masked) in variable_origins(config.path).items():
+        print(f"  ${{{name}}} from {origin}: {masked}")
     return EXIT_CONFIG if warnings and args.strict else EXIT_OK
 
 

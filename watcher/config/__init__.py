@@ -4,7 +4,13 @@ The only module that reads the environment (for ${VAR} and $WATCHER_DATABASE_URL
 """
 
 from watcher.config.durations import format_duration, parse_duration
-from watcher.config.load import config_path, load_config, parse_config, url_secrets
+from watcher.config.load import (
+    config_path,
+    load_config,
+    parse_config,
+    url_secrets,
+    variable_origins,
+)
 from watcher.config.model import (
     Config,
     FeedConfig,
@@ -31,4 +37,5 @@ __all__ = [
     "parse_config",
     "parse_duration",
     "url_secrets",
+    "variable_origins",
 ]

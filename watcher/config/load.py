@@ -33,7 +33,7 @@ from watcher.config.model import (
 )
 from watcher.config.problems import to_problems
 from watcher.config.safety import redact
-from watcher.config.source import Source, load_source
+from watcher.config.source import Source, load_source, resolve_var
 from watcher.errors import ConfigError, Problem
 
 DEFAULT_PATH = "config/watcher.yaml"
@@ -69,6 +69,28 @@ def load_config(path: str, env: Mapping[str, str] | None = None) -> Config:
             ]
         ) from exc
     return parse_config(path, text, env)
+
+
+def variable_origins(path: str, env: Mapping[str, str] | None = None) -> dict[str, tuple[str, str]]:
+    """Each `${VAR}` the config uses -> (where its value came from, the value masked), for
+    `watcher check`: a container operator sees that SMTP_PASS came from $SMTP_PASS_FILE."""
+    env = dict(os.environ) if env is None else dict(env)
+    try:
+        text = FsPath(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return {}
+    src = load_source(path, text, env)
+    out = {}
+    for name, origin in sorted(src.origins.items()):
+        found = resolve_var(name, env) if origin != "default" else None
+        value = found[0] if found else ""
+        out[name] = (origin, mask_value(value))
+    return out
+
+
+def mask_value(value: str) -> str:
+    """Never a character of a secret: only whether it is empty and roughly how long."""
+    return "(empty)" if not value else f"**** ({len(value)} chars)"
 
 
 def parse_config(path: str, text: str, env: Mapping[str, str]) -> Config:

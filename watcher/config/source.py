@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path as FsPath
 from typing import Any
 
 import yaml
@@ -19,6 +20,7 @@ from watcher.errors import Problem
 Path = tuple[str | int, ...]
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+MAX_SECRET_FILE = 64 * 1024  # a secret file is a token or a password, not a document
 
 
 @dataclass
@@ -30,6 +32,7 @@ class Source:
     lines: dict[Path, int] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     secrets: set[str] = field(default_factory=set)
+    origins: dict[str, str] = field(default_factory=dict)  # VAR -> where its value came from
     constructor: yaml.constructor.SafeConstructor = field(
         default_factory=yaml.constructor.SafeConstructor
     )
@@ -106,19 +109,60 @@ def _convert(node: yaml.Node, path: Path, src: Source, env: Mapping[str, str]) -
     return value
 
 
+def resolve_var(name: str, env: Mapping[str, str]) -> tuple[str, str] | None:
+    """`$VAR`, else the contents of the file named by `$VAR_FILE` (Docker/Kubernetes secrets
+    arrive as files), as (value, origin); None when neither is set. One trailing newline is
+    dropped: `echo secret > file` should not put a newline into a password.
+
+    Raises ValueError naming the variable and the file when the file cannot be read."""
+    if name in env:
+        return env[name], f"${name}"
+    file_var = f"{name}_FILE"
+    path = env.get(file_var)
+    if not path:
+        return None
+    try:
+        with FsPath(path).open("rb") as fh:
+            data = fh.read(MAX_SECRET_FILE + 1)
+    except OSError as exc:
+        raise ValueError(
+            f"{name} is unset and ${file_var} names {path!r}, which cannot be read: "
+            f"{exc.strerror or exc}"
+        ) from None
+    if len(data) > MAX_SECRET_FILE:
+        raise ValueError(f"${file_var} names {path!r}, larger than {MAX_SECRET_FILE} bytes")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"${file_var} names {path!r}, which is not UTF-8 text") from None
+    if text.endswith("\n"):
+        text = text[:-2] if text.endswith("\r\n") else text[:-1]
+    return text, f"${file_var} ({path})"
+
+
 def _substitute(value: str, path: Path, src: Source, env: Mapping[str, str]) -> str:
     """Replace `${VAR}` / `${VAR:-default}`; a missing variable is an error, not an empty string."""
 
     def repl(m: re.Match[str]) -> str:
         name, default = m.group(1), m.group(2)
-        if name in env:
-            if env[name]:
-                src.secrets.add(env[name])
-            return env[name]
+        try:
+            found = resolve_var(name, env)
+        except ValueError as exc:
+            src.problem(path, str(exc))
+            return ""
+        if found is not None:
+            value, origin = found
+            if value:
+                src.secrets.add(value)
+            src.origins[name] = origin
+            return value
         if default is not None:
+            src.origins.setdefault(name, "default")
             return default
         src.problem(
-            path, f"environment variable {name} is not set; export it or write ${{{name}:-default}}"
+            path,
+            f"environment variable {name} is not set; export it, set {name}_FILE to a file "
+            f"holding it, or write ${{{name}:-default}}",
         )
         return ""
 

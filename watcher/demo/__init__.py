@@ -1,0 +1,1 @@
+"""Sample wires for `watcher demo`: invented stories in five languages, served on loopback."""
