@@ -255,17 +255,22 @@ def _score(found: list[Found]) -> float:
 
 
 def _summarise(found: list[Found], scan: Scan) -> tuple[tuple[str, ...], tuple[Hit, ...], float]:
-    """Distinct terms in rule order, first hit per (term, field), and the score."""
+    """Distinct terms in rule order, the hits that explain the match, and the score.
+
+    Hits come one per distinct term first (in rule order, so the terms that satisfied each
+    operand of an AND lead), then the same terms in other fields: an alert that shows its first
+    few hits names every term that fired rather than one word found in title, summary and body."""
     score = _score(found)
     found.sort(key=lambda f: (f[0], _FIELD_ORDER[f[2]]))
     terms: dict[str, int] = {}
-    hits: list[Hit] = []
+    first: list[tuple[str, str, Span]] = []
+    later: list[tuple[str, str, Span]] = []
     seen: set[tuple[str, str]] = set()
     for _, term, field, span in found:
         if (term, field) in seen:
             continue
         seen.add((term, field))
+        (later if term in terms else first).append((term, field, span))
         terms[term] = max(terms.get(term, 0), FIELD_WEIGHTS[field])
-        if len(hits) < MAX_HITS:
-            hits.append(Hit(term, field, *_cut(scan[field], span)))
-    return tuple(terms), tuple(hits), score
+    hits = tuple(Hit(t, f, *_cut(scan[f], sp)) for t, f, sp in (first + later)[:MAX_HITS])
+    return tuple(terms), hits, score
