@@ -24,6 +24,7 @@ async def heartbeat(
     store: Store, lease: float, clock: Clock, polls: Callable[[], Collection[str]]
 ) -> None:
     """Renew until cancelled: `polls()` gives the fencing tokens of the polls in flight."""
+    said = None  # the last failure, said once for as long as it repeats (a full disk: hours)
     while True:
         await asyncio.sleep(lease / 4)
         now = clock()
@@ -31,4 +32,8 @@ async def heartbeat(
             await asyncio.to_thread(renew_feeds, store, list(polls()), now, lease)
             await asyncio.to_thread(renew_deliveries, store, list(IN_FLIGHT), now, lease)
         except Exception as exc:  # the database is away: the claims lapse, the work is redone
-            log.warning("could not renew claims: %s", exc)
+            level = logging.DEBUG if str(exc) == said else logging.WARNING
+            said = str(exc)
+            log.log(level, "could not renew claims: %s", exc)
+        else:
+            said = None

@@ -35,7 +35,7 @@ from watcher.config.lint import lint, refusal
 from watcher.daemon.heartbeat import heartbeat
 from watcher.daemon.reload import summarize
 from watcher.daemon.retention import prune
-from watcher.errors import ConfigError, WatcherError
+from watcher.errors import ConfigError, StoreError, WatcherError
 from watcher.ingest.fetch import Fetcher
 from watcher.ingest.workers import WorkerPool
 from watcher.logs import set_secrets
@@ -134,6 +134,7 @@ class Daemon:
         self._deliver_lock = asyncio.Lock()  # two passes at once would send a row twice
         self._reload_lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
+        self._trouble: dict[str, str] = {}  # job -> the database error it last met
 
     def stop(self, signum: int = 0) -> None:
         if self._stopped_at is not None and signum:
@@ -334,7 +335,9 @@ class Daemon:
         try:
             await self._claim_and_poll()
         except Exception as exc:  # the database is away (a restart): try again next time
-            log.warning("dispatch failed: %s", getattr(exc, "orig", None) or exc)
+            self._failed("dispatch", getattr(exc, "orig", None) or exc)
+        else:
+            self._recovered("dispatch")
         finally:
             if task is not None:
                 self._jobs.discard(task)
@@ -386,8 +389,24 @@ class Daemon:
         try:
             async with self._deliver_lock:
                 await deliver_all(self.store, self.config, self.clock)
+        except StoreError as exc:  # the database is full, read-only or away: not a bug
+            self._failed("delivery pass", exc)
         except Exception:
             log.exception("delivery pass failed; pending deliveries stay queued")
+        else:
+            self._recovered("delivery pass")
         finally:
             if task is not None:
                 self._jobs.discard(task)
+
+    def _failed(self, job: str, exc: object) -> None:
+        """A job every few seconds meets the same database trouble for as long as it lasts
+        (a full disk, for hours): said once at WARNING, repeats at DEBUG."""
+        said = str(exc)
+        level = logging.DEBUG if self._trouble.get(job) == said else logging.WARNING
+        self._trouble[job] = said
+        log.log(level, "%s failed: %s; trying again", job, said)
+
+    def _recovered(self, job: str) -> None:
+        if self._trouble.pop(job, None) is not None:
+            log.info("%s works again", job)

@@ -35,7 +35,7 @@ from watcher.daemon.policy import (
     track_move,
     update_rate,
 )
-from watcher.errors import FetchError, WatcherError
+from watcher.errors import FetchError, StoreError, WatcherError
 from watcher.ingest.fetch import status_error
 from watcher.ingest.parse import ParsedFeed
 from watcher.pipeline.context import FEED_ACCEPT, RETRY_AFTER_CAP, Context, PollReport
@@ -61,6 +61,10 @@ async def poll_feed(ctx: Context, feed: FeedConfig, claim: str | None = None) ->
         report = await _poll_guarded(ctx, feed)
     except ClaimLost as exc:
         report = PollReport(feed.name, "claim lost", error=str(exc))
+    except StoreError as exc:  # the database refused even the failure: it is retried once the
+        # claim lapses; the cause is the database's, so no traceback
+        log.error("feed %s: neither the poll nor its failure could be stored: %s", feed.name, exc)
+        report = PollReport(feed.name, "error", error=str(exc))
     except Exception as exc:  # the edge of last resort: even recording the failure failed
         log.exception("feed %s: the poll's outcome could not be recorded", feed.name)
         report = PollReport(feed.name, "error", error=f"{type(exc).__name__}: {exc}")
@@ -91,6 +95,8 @@ async def _poll_guarded(ctx: Context, feed: FeedConfig) -> PollReport:
     except ClaimLost:
         raise  # another process polled the feed meanwhile: nothing of this poll is stored
     except WatcherError as exc:
+        if isinstance(exc, StoreError):
+            log.warning("feed %s: the poll could not be stored: %s", feed.name, exc)
         return await _record_failure(ctx, feed, state, exc, {})
     except Exception as exc:
         log.exception("feed %s: unexpected %s in the poll", feed.name, type(exc).__name__)

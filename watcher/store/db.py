@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Column, Table, event, text
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, InternalError, OperationalError
 from sqlmodel import Session, create_engine
 
 from watcher.errors import StoreError
@@ -74,9 +74,17 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """A write transaction (IMMEDIATE on SQLite), committed on success, rolled back on error."""
-        with Session(self._writer, expire_on_commit=False) as session, session.begin():
-            yield session
+        """A write transaction (IMMEDIATE on SQLite), committed on success, rolled back on error.
+        The database refusing the write (full, read-only, away) is a StoreError that says which,
+        since the operator, not watcher, has to fix it."""
+        try:
+            with Session(self._writer, expire_on_commit=False) as session, session.begin():
+                yield session
+        except (OperationalError, InternalError) as exc:
+            error = refused_write(exc)
+            if error is None:
+                raise
+            raise error from exc
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -112,6 +120,43 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+# SQLite's words (SQLITE_FULL, SQLITE_READONLY) and PostgreSQL's SQLSTATEs for the same causes.
+_FULL = ("database or disk is full", "no space left on device", "could not extend file")
+_READ_ONLY = ("readonly database", "read-only file system", "read-only transaction")
+_PG_FULL, _PG_READ_ONLY = "53100", "25006"
+
+
+def refused_write(exc: DBAPIError) -> StoreError | None:
+    """What a failed write means to whoever has to fix it, or None for an error that is not the
+    database refusing writes (a bug, kept as it is). SQLite rolls a transaction back on
+    SQLITE_FULL, so the error raised may be a later one ("no such savepoint") with the cause in
+    its context: the whole chain is read."""
+    messages: list[str] = []
+    states: set[str] = set()
+    seen: BaseException | None = exc
+    while seen is not None and len(messages) < 20:
+        orig = getattr(seen, "orig", None) or seen
+        messages.append(str(orig).split("\n", 1)[0].lower())
+        if (state := getattr(orig, "sqlstate", None)) is not None:
+            states.add(str(state))
+        seen = seen.__cause__ or seen.__context__
+    text = " ".join(messages)
+    if _PG_FULL in states or any(m in text for m in _FULL):
+        return StoreError(
+            "the database is full: it cannot grow (database or disk is full); free space on its "
+            "disk, or raise its size limit; nothing of this write was stored and it is retried"
+        )
+    if _PG_READ_ONLY in states or any(m in text for m in _READ_ONLY):
+        return StoreError(
+            "the database is read-only (attempt to write a readonly database); check the "
+            "permissions of the database file and its folder, and that its filesystem is mounted "
+            "read-write; nothing of this write was stored and it is retried"
+        )
+    if isinstance(exc, OperationalError):
+        return StoreError(f"database error: {str(exc.orig or exc).splitlines()[0]}")
+    return None
 
 
 def _lock_key(name: str) -> int:

@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import or_
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InternalError, OperationalError
 from sqlmodel import Session, col, select
 
 from watcher.errors import StoreError
@@ -216,6 +216,10 @@ def save_polls(store: Store, polls: Sequence[PollToSave]) -> list[StoreError | N
                     for upd in poll.updates:
                         with s.begin_nested():
                             _save_update(s, upd, poll.update.polled_at)
+            except (OperationalError, InternalError):
+                # the database refused the write (full, read-only, away), not this poll's
+                # content: the transaction fails whole (SQLite has already rolled it back)
+                raise
             except Exception as exc:  # the alerts callback runs feed content through templates
                 log.exception("feed=%s: this poll could not be stored", poll.feed)
                 out.append(StoreError(f"feed {poll.feed}: the poll could not be stored: {exc}"))
