@@ -1,0 +1,130 @@
+"""kill -9 at seeded random moments of a busy first cycle (eight slow feeds of 40 new stories
+each: fetching, parsing, storing and delivering all at once), a fresh start after each, then
+the database and a loopback webhook checked: every story stored once with its match, every
+delivery sent, every alert received. tests/test_kill.py kills during delivery alone.
+
+The documented window (README, "Delivery is durable"): an alert is
+marked sent after the webhook answered, so a kill between the answer and the mark sends that
+alert again on the next start: at most one duplicate per kill, since deliveries to one target
+go out one at a time. A poll is one transaction, so a kill mid-poll stores nothing of it and
+the next start polls the feed again: no duplicate story, ever."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from tests.conftest import ROOT, FeedServer, Receiver, write_config
+
+FEEDS, PER_FEED, KILLS = 8, 40, 6
+
+
+def start(cfg: Path, log: Path) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHER_")}
+    with log.open("ab") as err:
+        return subprocess.Popen(
+            [sys.executable, "-m", "watcher", "run", "-c", str(cfg)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+
+
+def wait_until(predicate: object, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_sigkill_many_times_in_a_busy_cycle_loses_no_story_match_or_alert(
+    tmp_path: Path, feed_server: FeedServer, receiver: Receiver
+) -> None:
+    rng = random.Random(20261203)
+    feeds = {}
+    for f in range(FEEDS):
+        items = "".join(
+            f"<item><title>Karabakh bulletin {f}-{i:02d}</title>"
+            f"<link>{feed_server.url(f'/s/{f}/{i}')}</link><guid>s-{f}-{i}</guid>"
+            f"<description>Karabakh bulletin {i} of wire {f}.</description></item>"
+            for i in range(PER_FEED)
+        )
+        feeds[f"w{f}"] = {
+            "url": feed_server.add(
+                f"/w{f}.xml",
+                f'<?xml version="1.0"?><rss version="2.0"><channel><title>w{f}</title>'
+                f"{items}</channel></rss>",
+                "application/rss+xml",
+            ),
+            "extract": False,
+        }
+        feed_server.routes[f"/w{f}.xml"].delay = rng.uniform(0.2, 1.5)
+    db = tmp_path / "w.db"
+    cfg = write_config(
+        tmp_path / "w.yaml",
+        database=f"sqlite:///{db}",
+        polling={"interval": "1h", "per_host": FEEDS, "host_gap": "10ms", "workers": 1},
+        feeds=feeds,
+        notifiers={"hook": [receiver.apprise_url]},
+        rules=[{"name": "bulletin", "any": ["Karabakh"], "notify": ["hook"]}],
+        http={"enabled": False},
+    )
+    receiver.delay = 0.005
+    log = tmp_path / "daemon.log"
+    total = FEEDS * PER_FEED
+    kills, where = 0, []
+    proc = start(cfg, log)
+    try:
+        for n in range(1, KILLS + 1):
+            assert wait_until(lambda n=n: log.read_text().count("watching") >= n, 60)
+            if n % 2 or len(receiver.alerts) >= total - 40:
+                time.sleep(rng.uniform(0.0, 2.0))  # fetching, parsing, storing
+            else:  # sending: after a few more alerts went out
+                more = len(receiver.alerts) + rng.randint(5, 40)
+                wait_until(lambda more=more: len(receiver.alerts) >= more, 30)
+            where.append((len(receiver.alerts), feed_server.in_flight))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+            kills += 1
+            proc = start(cfg, log)
+        expected = {f"[bulletin] Karabakh bulletin {f}-{i:02d}" for f in range(FEEDS)
+                    for i in range(PER_FEED)}  # fmt: skip
+        wait_until(lambda: {a["title"] for a in receiver.alerts} >= expected, 60)
+        time.sleep(1.0)  # a duplicate, were there one more, has time to arrive
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = log.read_text()
+    assert "Traceback" not in text, text[text.index("Traceback") - 300 :][:3000]
+    seen = Counter(a["title"] for a in receiver.alerts)
+    assert set(seen) == expected, f"lost: {sorted(expected - set(seen))[:5]}"
+    duplicates = sum(n - 1 for n in seen.values())
+    with sqlite3.connect(db) as conn:
+        stories = conn.execute("SELECT count(*), count(DISTINCT key) FROM stories").fetchone()
+        matches = conn.execute("SELECT count(*), count(DISTINCT story_id) FROM matches").fetchone()
+        deliveries = conn.execute(
+            "SELECT status, count(*) FROM deliveries GROUP BY status"
+        ).fetchall()
+        polled = conn.execute("SELECT count(*) FROM feeds WHERE last_success_at IS NOT NULL")
+        polled_n = polled.fetchone()[0]
+    print(
+        f"\n{kills} kills at (alerts received, requests in flight) {where}: {total} stories, "
+        f"0 lost, {duplicates} duplicate alert(s)"
+    )
+    assert stories == (total, total)
+    assert matches == (total, total)
+    assert deliveries == [("sent", total)]
+    assert polled_n == FEEDS
+    assert duplicates <= kills
