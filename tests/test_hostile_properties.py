@@ -116,3 +116,42 @@ def test_feed_to_story_raises_only_ours_and_is_deterministic(body: bytes) -> Non
         if isinstance(p, Prepared):
             assert "\x00" not in p.story.title
             assert p.story.url is None or p.story.url.startswith(("http://", "https://"))
+
+
+KEYS = st.sampled_from(
+    ["database", "polling", "feeds", "rules", "notifiers", "term_lists", "retention", "http",
+     "name", "url", "interval", "query", "any", "notify", "timeout", "max_bytes", "workers",
+     "headers", "template", "title", "extract", "tags", "opml", "digest", "quiet_hours", "x"]
+)  # fmt: skip
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True),
+    st.sampled_from(["5m", "0s", "-1h", "10MB", "http://127.0.0.1/", "${VAR}", "{{ x }}", "*"]),
+    st.text(max_size=20),
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(KEYS, inner, max_size=5)),
+    max_leaves=25,
+)
+
+
+@BOUNDED
+@given(data=st.dictionaries(KEYS, VALUES, max_size=8), tail=st.text(max_size=40))
+def test_config_loader_raises_only_ours_and_is_deterministic(
+    data: dict[str, object], tail: str
+) -> None:
+    import yaml
+
+    from watcher.config import parse_config
+
+    text = yaml.safe_dump(data, allow_unicode=True) + tail
+    outcomes = []
+    for _ in range(2):
+        try:
+            outcomes.append(repr(parse_config("w.yaml", text, {"VAR": "v"})))
+        except WatcherError as exc:
+            outcomes.append(f"error: {exc}")
+    assert outcomes[0] == outcomes[1]
