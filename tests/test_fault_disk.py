@@ -240,3 +240,38 @@ def test_a_database_that_refuses_writes_mid_cycle_recovers_without_a_restart(
     assert f"the poll could not be stored: {cause}" in text
     for job in ("dispatch failed", "delivery pass failed", "could not renew claims"):
         assert text.count(f"{job}: {cause}") <= 1, job  # once for the outage, not every pass
+
+
+def test_a_read_only_database_is_a_store_error_saying_so(database_url: str) -> None:
+    """Both backends: SQLite's SQLITE_READONLY and PostgreSQL's read-only transaction (25006)."""
+    from sqlalchemy import event, text
+
+    from watcher.errors import StoreError
+    from watcher.store import Store
+
+    store = Store(database_url)
+    store.create_schema()
+    store.engine.dispose()
+    read_only = (
+        "PRAGMA query_only=1"
+        if store.is_sqlite
+        else "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"
+    )
+
+    @event.listens_for(store.engine, "connect")
+    def _read_only(dbapi_conn: object, _record: object) -> None:
+        cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
+        cur.execute(read_only)
+        cur.close()
+        if not store.is_sqlite:
+            dbapi_conn.commit()  # type: ignore[attr-defined]
+
+    try:
+        with (
+            pytest.raises(StoreError, match=r"^the database is read-only \(") as info,
+            store.write() as s,
+        ):
+            s.execute(text("DELETE FROM feeds"))
+    finally:
+        store.close()
+    assert "check the permissions" in str(info.value)

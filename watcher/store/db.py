@@ -133,29 +133,27 @@ def refused_write(exc: DBAPIError) -> StoreError | None:
     database refusing writes (a bug, kept as it is). SQLite rolls a transaction back on
     SQLITE_FULL, so the error raised may be a later one ("no such savepoint") with the cause in
     its context: the whole chain is read."""
-    messages: list[str] = []
-    states: set[str] = set()
+    messages: list[tuple[str, str | None]] = []
     seen: BaseException | None = exc
     while seen is not None and len(messages) < 20:
         orig = getattr(seen, "orig", None) or seen
-        messages.append(str(orig).split("\n", 1)[0].lower())
-        if (state := getattr(orig, "sqlstate", None)) is not None:
-            states.add(str(state))
+        state = getattr(orig, "sqlstate", None)
+        messages.append((str(orig).split("\n", 1)[0].strip(), str(state) if state else None))
         seen = seen.__cause__ or seen.__context__
-    text = " ".join(messages)
-    if _PG_FULL in states or any(m in text for m in _FULL):
-        return StoreError(
-            "the database is full: it cannot grow (database or disk is full); free space on its "
-            "disk, or raise its size limit; nothing of this write was stored and it is retried"
-        )
-    if _PG_READ_ONLY in states or any(m in text for m in _READ_ONLY):
-        return StoreError(
-            "the database is read-only (attempt to write a readonly database); check the "
-            "permissions of the database file and its folder, and that its filesystem is mounted "
-            "read-write; nothing of this write was stored and it is retried"
-        )
+    for said, state in messages:
+        if state == _PG_FULL or any(m in said.lower() for m in _FULL):
+            return StoreError(
+                f"the database is full: it cannot grow ({said}); free space on its disk, or "
+                "raise its size limit; nothing of this write was stored and it is retried"
+            )
+        if state == _PG_READ_ONLY or any(m in said.lower() for m in _READ_ONLY):
+            return StoreError(
+                f"the database is read-only ({said}); check the permissions of the database "
+                "file and its folder, and that its filesystem is mounted read-write; nothing of "
+                "this write was stored and it is retried"
+            )
     if isinstance(exc, OperationalError):
-        return StoreError(f"database error: {str(exc.orig or exc).splitlines()[0]}")
+        return StoreError(f"database error: {messages[0][0]}")
     return None
 
 

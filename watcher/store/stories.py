@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import or_
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError, InternalError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session, col, select
 
 from watcher.errors import StoreError
@@ -25,7 +25,7 @@ from watcher.model import NewStory
 from watcher.neardup import Fingerprint, pack
 from watcher.rules import RuleMatch
 from watcher.store.clusters import ClusterInfo, ClusterKeys, Nearby, find_cluster, index_stories
-from watcher.store.db import Store, insert_rows
+from watcher.store.db import Store, insert_rows, refused_write
 from watcher.store.feeds import FeedUpdate, state_changes, write_states
 from watcher.store.outbox import OutboxAlert, add_alert
 from watcher.store.tables import (
@@ -216,11 +216,11 @@ def save_polls(store: Store, polls: Sequence[PollToSave]) -> list[StoreError | N
                     for upd in poll.updates:
                         with s.begin_nested():
                             _save_update(s, upd, poll.update.polled_at)
-            except (OperationalError, InternalError):
-                # the database refused the write (full, read-only, away), not this poll's
-                # content: the transaction fails whole (SQLite has already rolled it back)
-                raise
             except Exception as exc:  # the alerts callback runs feed content through templates
+                if isinstance(exc, DBAPIError) and refused_write(exc) is not None:
+                    # the database refused the write (full, read-only, away), not this poll's
+                    # content: the transaction fails whole (SQLite has already rolled it back)
+                    raise
                 log.exception("feed=%s: this poll could not be stored", poll.feed)
                 out.append(StoreError(f"feed {poll.feed}: the poll could not be stored: {exc}"))
             else:
