@@ -1,9 +1,10 @@
 """The database stops taking writes in the middle of a cycle: a full disk (a real size-limited
 tmpfs, filled while a poll is in flight), a database at its size limit (SQLite's
 `max_page_count`) and a read-only one (`PRAGMA query_only`). Each time the daemon, a real
-`watcher run` process, logs and records a clear error naming the cause, loses nothing already
-stored, logs no traceback, and once the database takes writes again stores that cycle's stories
-and delivers each alert to a loopback webhook once, without a restart.
+`watcher run` process, logs a clear error naming the cause (and records it as the feed's error
+where the database still takes that: at its size limit, a row update needs no new page), loses
+nothing already stored, logs no traceback, and once the database takes writes again stores that
+cycle's stories and delivers each alert to a loopback webhook once, without a restart.
 
 The two PRAGMAs are per connection, so the daemon is started through a small wrapper that sets
 them on every connection checkout from a control file the test writes: SQLAlchemy's public pool
@@ -33,7 +34,7 @@ import os, sys
 from sqlalchemy import event
 from sqlalchemy.pool import Pool
 
-control = os.environ["WATCHER_TEST_FAULT"]
+control = os.environ["TEST_FAULT_CONTROL"]
 
 @event.listens_for(Pool, "checkout")
 def _fault(dbapi_conn, record, proxy):
@@ -89,7 +90,7 @@ def daemon(cfg: Path, log: Path, control: Path | None = None) -> subprocess.Pope
     env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHER_")}
     cmd = [sys.executable, "-m", "watcher", "run", "-c", str(cfg)]
     if control is not None:
-        env["WATCHER_TEST_FAULT"] = str(control)
+        env["TEST_FAULT_CONTROL"] = str(control)
         cmd = [sys.executable, "-c", _WRAPPER, "run", "-c", str(cfg)]
     with log.open("ab") as err:
         return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
