@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -21,6 +22,24 @@ def mask(text: str, secrets: Iterable[str]) -> str:
         if s and s in text:
             text = text.replace(s, f"{s[0]}…{s[-1]}" if len(s) > 6 else "****")
     return text
+
+
+class Repeats:
+    """A job that runs every few seconds meets the same trouble for as long as it lasts (a full
+    disk: hours, with passes in between that had nothing to write and so did not fail): each
+    message is said at WARNING once per `window` seconds per job, its repeats at DEBUG."""
+
+    def __init__(self, window: float = 600.0) -> None:
+        self._window = window
+        self._said: dict[str, tuple[str, float]] = {}
+
+    def level(self, job: str, message: str) -> int:
+        now = time.monotonic()
+        last = self._said.get(job)
+        if last is not None and last[0] == message and now - last[1] < self._window:
+            return logging.DEBUG
+        self._said[job] = (message, now)
+        return logging.WARNING
 
 
 class SecretFilter(logging.Filter):

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Collection
 
 from watcher.clock import Clock
+from watcher.logs import Repeats
 from watcher.notify.sender import IN_FLIGHT
 from watcher.store import Store
 from watcher.store.claims import renew_deliveries, renew_feeds
@@ -24,7 +25,7 @@ async def heartbeat(
     store: Store, lease: float, clock: Clock, polls: Callable[[], Collection[str]]
 ) -> None:
     """Renew until cancelled: `polls()` gives the fencing tokens of the polls in flight."""
-    said = None  # the last failure, said once for as long as it repeats (a full disk: hours)
+    repeats = Repeats()
     while True:
         await asyncio.sleep(lease / 4)
         now = clock()
@@ -32,8 +33,4 @@ async def heartbeat(
             await asyncio.to_thread(renew_feeds, store, list(polls()), now, lease)
             await asyncio.to_thread(renew_deliveries, store, list(IN_FLIGHT), now, lease)
         except Exception as exc:  # the database is away: the claims lapse, the work is redone
-            level = logging.DEBUG if str(exc) == said else logging.WARNING
-            said = str(exc)
-            log.log(level, "could not renew claims: %s", exc)
-        else:
-            said = None
+            log.log(repeats.level("renew", str(exc)), "could not renew claims: %s", exc)

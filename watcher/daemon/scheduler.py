@@ -38,7 +38,7 @@ from watcher.daemon.retention import prune
 from watcher.errors import ConfigError, StoreError, WatcherError
 from watcher.ingest.fetch import Fetcher
 from watcher.ingest.workers import WorkerPool
-from watcher.logs import set_secrets
+from watcher.logs import Repeats, set_secrets
 from watcher.notify.sender import OWNER, deliver_due, send_digests
 from watcher.pipeline import Context, PollReport, fetch_limits, poll_feed
 from watcher.rules import RuleSet
@@ -134,7 +134,7 @@ class Daemon:
         self._deliver_lock = asyncio.Lock()  # two passes at once would send a row twice
         self._reload_lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
-        self._trouble: dict[str, str] = {}  # job -> the database error it last met
+        self._repeats = Repeats()  # database trouble, said once per window and job
 
     def stop(self, signum: int = 0) -> None:
         if self._stopped_at is not None and signum:
@@ -336,8 +336,6 @@ class Daemon:
             await self._claim_and_poll()
         except Exception as exc:  # the database is away (a restart): try again next time
             self._failed("dispatch", getattr(exc, "orig", None) or exc)
-        else:
-            self._recovered("dispatch")
         finally:
             if task is not None:
                 self._jobs.discard(task)
@@ -393,20 +391,10 @@ class Daemon:
             self._failed("delivery pass", exc)
         except Exception:
             log.exception("delivery pass failed; pending deliveries stay queued")
-        else:
-            self._recovered("delivery pass")
         finally:
             if task is not None:
                 self._jobs.discard(task)
 
     def _failed(self, job: str, exc: object) -> None:
-        """A job every few seconds meets the same database trouble for as long as it lasts
-        (a full disk, for hours): said once at WARNING, repeats at DEBUG."""
         said = str(exc)
-        level = logging.DEBUG if self._trouble.get(job) == said else logging.WARNING
-        self._trouble[job] = said
-        log.log(level, "%s failed: %s; trying again", job, said)
-
-    def _recovered(self, job: str) -> None:
-        if self._trouble.pop(job, None) is not None:
-            log.info("%s works again", job)
+        log.log(self._repeats.level(job, said), "%s failed: %s; trying again", job, said)
