@@ -232,8 +232,7 @@ class Daemon:
                     await web.stop()
                 scheduler.shutdown(wait=False)
                 watch.cancel()
-                await self._ctx.pages.stop()  # unread pages stay pending for the next start
-                abandoned = await self._drain()
+                abandoned = await self._drain(self._ctx.pages.hold())
                 beat.cancel()
                 if abandoned:
                     self._ctx.pool.kill()
@@ -260,10 +259,11 @@ class Daemon:
         started = self._stopped_at if self._stopped_at is not None else time.monotonic()
         return self.config.polling.shutdown_grace - (time.monotonic() - started)
 
-    async def _drain(self) -> int:
-        """Let in-flight polls and sends finish within the grace; cancel the rest. Returns how
-        many were abandoned."""
-        running = {*self._in_flight.values(), *self._jobs, *self._background}
+    async def _drain(self, pages: set[asyncio.Task[None]]) -> int:
+        """Let in-flight polls, article pages and sends finish within the grace; cancel the
+        rest (a page cancelled stays pending, for the next start). Returns how many were
+        abandoned."""
+        running = {*self._in_flight.values(), *self._jobs, *self._background, *pages}
         if not running:
             return 0
         _, pending = await asyncio.wait(running, timeout=max(0.0, self._left()))

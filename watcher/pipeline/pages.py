@@ -90,13 +90,11 @@ class PageQueue:
                 return  # stopped
             await asyncio.wait(set(self._running))
 
-    async def stop(self) -> None:
-        """Abandon the pages in hand: their stories stay pending, for the next start."""
+    def hold(self) -> set[asyncio.Task[None]]:
+        """Read no more pages (stopping); returns those in hand, for the shutdown grace. What
+        is not read stays pending, for the next start."""
         self._stopped = True
-        for task in self._running:
-            task.cancel()
-        if self._running:
-            await asyncio.wait(set(self._running), timeout=1.0)
+        return set(self._running)
 
     def _pump(self) -> None:
         while not self._stopped and self._heap and len(self._running) < FETCHES_IN_FLIGHT:
