@@ -5,11 +5,12 @@ A poll stores a new story of a feed that extracts pages at once, matched on its 
 summary, and marked pending (watcher.store.pending); this queue then reads its page. So in a
 news burst a story whose headline matches is alerted as soon as its poll is stored, and one
 that matches only in its article follows as the backlog of pages allows. Bounds: at most
-FETCHES_IN_FLIGHT pages are fetched at once (the fetcher's per-host limits apply within), and
-at most one extraction per worker process (plus one) waits in the pool, so a poll's own
-parsing and matching never queue behind a burst's pages. Stories are taken by id, oldest
-first; a stopped process leaves the rest pending in the database, and the next start (or
-`run --once`) resumes them.
+PAGES_IN_HAND stories are being read at once, one per feed (the fetcher's per-host limits
+apply within); pages take at most half of the fetcher's `concurrency`, so a poll's feed
+request does not queue behind them; and at most one extraction per worker process is in the
+pool, so a poll's parsing and matching wait for at most one page's extraction, never for a
+burst's. Stories are taken by id, oldest first; a stopped process leaves the rest pending in
+the database, and the next start (or `run --once`) resumes them.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import TYPE_CHECKING
@@ -45,22 +46,29 @@ if TYPE_CHECKING:
 log = logging.getLogger("watcher.pages")
 
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
-FETCHES_IN_FLIGHT = 64
+PAGES_IN_HAND = 64  # stories between "page requested" and "stored", at most
 WRITE_WINDOW = 0.01  # seconds; completions arriving within it share one transaction
 WRITES_PER_TRANSACTION = 100
 
 
 class PageQueue:
     """The stories whose page is still to be read, and the tasks reading them. One per store
-    and event loop; a reloaded Context hands it its new config, rules and workers (`use`)."""
+    and event loop; a reloaded Context hands it its new config, rules and workers (`use`).
+
+    Oldest first, one page per feed at a time: a burst's pages sit on a few hundred hosts, and
+    taking them strictly by age would put one host's ten pages in flight together, to wait
+    for its per-host slots and gap while other hosts idle. So the next page is the oldest of
+    the feeds with none in flight (a feed's pages are nearly always on its own host)."""
 
     def __init__(self, store: Store, writing: asyncio.Lock) -> None:
         self._ctx: Context | None = None
-        self._heap: list[int] = []
+        self._waiting: dict[str, deque[int]] = {}  # feed -> its stories, oldest first
+        self._ready: list[tuple[int, str]] = []  # (oldest story, feed) of feeds not in flight
         self._queued: set[int] = set()
-        self._running: set[asyncio.Task[None]] = set()
+        self._running: dict[asyncio.Task[None], str] = {}
         self._stopped = False
         self._extracting: asyncio.Semaphore | None = None
+        self._fetching: asyncio.Semaphore | None = None
         self._read: Coalescer[int, PendingStory | None] = Coalescer(partial(pending_stories, store))
         self._write: Coalescer[BodyToSave, BodySaved | None] = Coalescer(
             partial(save_bodies, store), WRITE_WINDOW, writing, WRITES_PER_TRANSACTION
@@ -73,18 +81,23 @@ class PageQueue:
         self._ctx = ctx
 
     def __len__(self) -> int:
-        return len(self._heap) + len(self._running)
+        return len(self._queued)
 
-    def add(self, ids: Iterable[int]) -> None:
-        for sid in ids:
-            if sid not in self._queued:
-                self._queued.add(sid)
-                heapq.heappush(self._heap, sid)
+    def add(self, stories: Iterable[tuple[int, str]]) -> None:
+        """Queue (story id, feed) pairs."""
+        for sid, feed in sorted(stories):
+            if sid in self._queued:
+                continue
+            self._queued.add(sid)
+            waiting = self._waiting.setdefault(feed, deque())
+            if not waiting and feed not in self._running.values():
+                heapq.heappush(self._ready, (sid, feed))
+            waiting.append(sid)
         self._pump()
 
     async def drain(self) -> None:
         """Until every story queued (and those their completion queues) is complete."""
-        while self._heap or self._running:
+        while self._queued:
             self._pump()
             if not self._running:
                 return  # stopped
@@ -97,15 +110,21 @@ class PageQueue:
         return set(self._running)
 
     def _pump(self) -> None:
-        while not self._stopped and self._heap and len(self._running) < FETCHES_IN_FLIGHT:
-            sid = heapq.heappop(self._heap)
+        while not self._stopped and self._ready and len(self._running) < PAGES_IN_HAND:
+            sid, feed = heapq.heappop(self._ready)
+            self._waiting[feed].popleft()
             task = asyncio.create_task(self._complete(sid), name=f"page:{sid}")
-            self._running.add(task)
+            self._running[task] = feed
             task.add_done_callback(partial(self._done, sid))
 
     def _done(self, sid: int, task: asyncio.Task[None]) -> None:
-        self._running.discard(task)
+        feed = self._running.pop(task)
         self._queued.discard(sid)
+        waiting = self._waiting.get(feed)
+        if waiting:
+            heapq.heappush(self._ready, (waiting[0], feed))
+        elif waiting is not None:
+            del self._waiting[feed]
         if not task.cancelled() and (exc := task.exception()) is not None:
             log.error("story %d: reading its page failed", sid, exc_info=exc)
         self._pump()
@@ -164,8 +183,11 @@ class PageQueue:
         feed's text)."""
         ctx = self._ctx
         assert ctx is not None
+        if self._fetching is None:
+            self._fetching = asyncio.Semaphore(max(1, ctx.config.polling.concurrency // 2))
         try:
-            page = await ctx.fetcher.get(url, accept=PAGE_ACCEPT)
+            async with self._fetching:
+                page = await ctx.fetcher.get(url, accept=PAGE_ACCEPT)
             if page.status >= 400:
                 raise status_error(page)
         except FetchError as exc:
@@ -176,7 +198,7 @@ class PageQueue:
             log.warning("feed %s: page %r not fetched (%r); using the feed's text", feed, url, exc)
             return None
         if self._extracting is None:
-            self._extracting = asyncio.Semaphore(max(1, ctx.pool.size) + 1)
+            self._extracting = asyncio.Semaphore(max(1, ctx.pool.size))
         try:
             async with self._extracting:
                 extracted = await (self._ctx or ctx).pool.extract(page.body, page.url)

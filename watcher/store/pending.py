@@ -85,32 +85,30 @@ class BodySaved:
     alerts: int
 
 
-def pending_ids(store: Store, feed: str, keys: Sequence[str]) -> list[int]:
-    """The pending stories of `feed` among those with identity `keys`, oldest first."""
+def pending_ids(store: Store, feed: str, keys: Sequence[str]) -> list[tuple[int, str]]:
+    """(id, feed) of the pending stories of `feed` among those with identity `keys`."""
     if not keys:
         return []
     with store.read() as s:
         rows = s.exec(
-            select(StoryRow.id)
-            .where(
+            select(StoryRow.id).where(
                 StoryRow.feed == feed,
                 col(StoryRow.key).in_(list(keys)),
                 StoryRow.body_source == PENDING,
             )
-            .order_by(col(StoryRow.id))
         ).all()
-        return [sid for sid in rows if sid is not None]
+        return [(sid, feed) for sid in rows if sid is not None]
 
 
-def all_pending(store: Store) -> list[int]:
-    """Every pending story, oldest first: what a stopped process left, read once at start-up
+def all_pending(store: Store) -> list[tuple[int, str]]:
+    """(id, feed) of every pending story: what a stopped process left, read once at start-up
     (a scan of the stories table: retention keeps it bounded, and no index is worth its
     upkeep on every insert for one read per start)."""
     with store.read() as s:
         rows = s.exec(
-            select(StoryRow.id).where(StoryRow.body_source == PENDING).order_by(col(StoryRow.id))
+            select(StoryRow.id, StoryRow.feed).where(StoryRow.body_source == PENDING)
         ).all()
-        return [sid for sid in rows if sid is not None]
+        return [(sid, feed) for sid, feed in rows if sid is not None]
 
 
 def pending_stories(store: Store, ids: Sequence[int]) -> list[PendingStory | None]:
