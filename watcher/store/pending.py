@@ -8,19 +8,23 @@ later (watcher.pipeline.pages). The mark is on the story row, so what a stopped 
 process left is found and resumed by the next start, and no schema change is needed.
 
 Completing rewrites the body, language, folded search text (the search index follows by its
-trigger or generated column) and fingerprint, and adds what the full text newly matched:
-- a rule already matched on the feed's text is not matched or alerted again;
-- a newly matched rule alerts unless another story of the cluster already did (as for a new
-  story); where the story already alerted that notifier, the alert is of kind `body`, since
-  an (alert, story, notifier, kind) is unique;
+trigger or generated column) and fingerprint, and decides the story's alerts again on the
+full text, as a story whose page came first would have them:
+- its alerts no delivery of which has been tried or claimed yet (the usual case in `run
+  --once`, which delivers after every page is read, and for a story whose alert still waits
+  in a busy outbox) are taken back and made again from the full text's matches: one alert
+  per notifier naming every rule, none for a rule the full text no longer matches;
+- an alert already on its way stands; its rules are not alerted again, and a rule the page
+  adds reaches that notifier as an alert of kind `body` (an (alert, story, notifier, kind) is
+  unique);
+- as for a new story, a rule another story of the cluster matched does not alert again;
 - clustering: the story was clustered on the feed's text (link, headline, fingerprint of the
-  title and summary). Its band keys are replaced by the page's; a story still alone in its
-  cluster then joins another its page matches (a cluster others already joined keeps its
-  members), and its alerts for rules that cluster already alerted are withdrawn if no delivery
-  of them has been tried yet (so `run --once`, which delivers after every page is read, still
-  gives one alert per story); a copy whose alert went out before its page was read was
-  alerted twice, the price of not making every alert wait for its page. Joining can make
-  the cluster reach a rule's `escalate_at`, which sends the escalation as for a new story.
+  title and summary). Its band keys are replaced by the page's, and a story still alone in
+  its cluster joins another its page matches (a cluster others already joined keeps its
+  members). A copy recognised only by its article so gives no second alert if its own had
+  not gone out yet; if it had, that copy was alerted twice, the price of not making every
+  alert wait for its page. Joining can make the cluster reach a rule's `escalate_at`, which
+  sends the escalation as for a new story.
 It is conditional on the mark, so two processes that both picked up a story complete it once.
 """
 
@@ -176,12 +180,10 @@ def _save_body(s: Session, item: BodyToSave) -> BodySaved | None:
     conn.execute(delete(bands).where(bands.c.story_id == sid))
     fp = item.fingerprint
     cluster = story.cluster_id or sid
-    withdrawn = 0
     if cluster == sid and fp is not None and fp.bands and _alone(s, sid):
         joined = find_cluster(s, story.feed, None, "", fp, story.first_seen_at)
         if joined.cluster_id is not None and joined.cluster_id != sid:
             cluster = joined.cluster_id
-            withdrawn = _withdraw(s, sid, joined.alerted_rules)
     index_stories(conn, [(sid, fp)], story.first_seen_at)
     story.cluster_id = cluster
     story.body = item.body
@@ -191,9 +193,12 @@ def _save_body(s: Session, item: BodyToSave) -> BodySaved | None:
     story.signature = pack(fp.signature) if fp is not None else None
     s.add(story)
     s.flush()
-    # the cluster as it stands before this story's new matches: their rules alert unless
-    # another member matched them first
+    # The story's alerts not yet on their way are taken back and decided again on the full
+    # text, as if the page had come first; those on their way (or sent) stand, and their rules
+    # count as alerted.
+    sent_rules = _retract_unsent(s, sid)
     info = cluster_state(s, cluster, story.feed)
+    others = _rules_of_others(s, cluster, sid)
     had = set(s.exec(select(MatchRow.rule).where(MatchRow.story_id == sid)).all())
     new = [m for m in item.matches if m.rule not in had]
     for m in new:
@@ -204,30 +209,25 @@ def _save_body(s: Session, item: BodyToSave) -> BodySaved | None:
             select(AlertRow.notifier, AlertRow.kind).where(AlertRow.story_id == sid)
         ).all()
     )
-    info = replace(info, alerted_rules=info.alerted_rules | had)
+    info = replace(info, alerted_rules=frozenset(others | sent_rules))
     alerts = [a for a in item.alerts(info, taken) if (a.notifier, a.kind) not in taken]
     for a in alerts:
         add_alert(s, sid, a, item.now)
-    if withdrawn:
-        log.info(
-            "story %d: its page showed it a copy; %d unsent alert(s) withdrawn", sid, withdrawn
-        )
     return BodySaved(
-        new_rules=tuple(m.rule for m in new), first_match=not had and bool(new), alerts=len(alerts)
+        new_rules=tuple(m.rule for m in new),
+        first_match=not had and bool(new),
+        alerts=len(alerts),
     )
 
 
-def _withdraw(s: Session, sid: int, alerted: frozenset[str]) -> int:
-    """Withdraw the story's alerts that its new cluster already sent, for rules its other
-    members matched, while no delivery of them has been tried or claimed: the copy was
-    recognised only by its article, and one story still gives one alert where that is
-    still possible. Returns how many were withdrawn."""
+def _retract_unsent(s: Session, sid: int) -> set[str]:
+    """Delete the story's alerts (kind `alert`) no delivery of which has been tried or
+    claimed; returns the rules named by those that stay. Their
+    delivery rows are locked first, so no sender claims one meanwhile (PostgreSQL; SQLite's
+    write transaction excludes senders anyway)."""
     rows = s.exec(select(AlertRow).where(AlertRow.story_id == sid, AlertRow.kind == "alert")).all()
-    withdrawn = 0
+    stay: set[str] = set()
     for alert in rows:
-        rules = {r["name"] for r in json.loads(alert.context).get("rules", [])}
-        if not rules or not rules <= alerted:
-            continue  # it names a rule the cluster has not alerted: it stays
         deliveries = s.exec(
             select(DeliveryRow).where(DeliveryRow.alert_id == alert.id).with_for_update()
         ).all()
@@ -235,14 +235,26 @@ def _withdraw(s: Session, sid: int, alerted: frozenset[str]) -> int:
             d.status not in ("pending", "held") or d.attempts or d.lease_owner is not None
             for d in deliveries
         ):
-            continue  # on its way or gone already
+            stay |= {r["name"] for r in json.loads(alert.context).get("rules", [])}
+            continue
         for d in deliveries:
             s.delete(d)
         s.flush()
         s.delete(alert)
-        withdrawn += 1
     s.flush()
-    return withdrawn
+    return stay
+
+
+def _rules_of_others(s: Session, cluster: int, sid: int) -> set[str]:
+    """Rules matched by the cluster's other stories: those alert once per cluster."""
+    return set(
+        s.exec(
+            select(MatchRow.rule)
+            .join(StoryRow, col(StoryRow.id) == col(MatchRow.story_id))
+            .where(StoryRow.cluster_id == cluster, col(StoryRow.id) != sid)
+            .distinct()
+        ).all()
+    )
 
 
 def _alone(s: Session, sid: int) -> bool:
