@@ -47,6 +47,7 @@ from watcher.store.claims import release_claims
 from watcher.store.clusters import prune_bands
 from watcher.store.feeds import claim_due_feeds, release_feed_leases
 from watcher.store.outbox import release_leases
+from watcher.store.pending import all_pending
 
 log = logging.getLogger("watcher.daemon")
 
@@ -66,8 +67,12 @@ async def run_once(
     try:
         async with Fetcher(fetch_limits(config)) as fetcher:
             ctx = Context(config, store, fetcher, rules, clock, pool)
+            ctx.pages.add(await asyncio.to_thread(all_pending, store))  # a run that was stopped
             feeds = [f for f in config.feeds if only is None or f.name in only]
             reports = await asyncio.gather(*(poll_feed(ctx, f) for f in feeds))
+            # every page read before the pass ends: a body-only match is alerted by this run
+            await ctx.pages.drain()
+            reports = [replace(r, matched=r.matched + ctx.pages.matched[r.feed]) for r in reports]
     finally:
         pool.close()
     beat = asyncio.create_task(heartbeat(store, config.polling.lease, clock, list))
@@ -135,6 +140,7 @@ class Daemon:
         self._reload_lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
         self._repeats = Repeats()  # database trouble, said once per window and job
+        self._deliver_waiting = False  # a pass is queued behind the one running
 
     def stop(self, signum: int = 0) -> None:
         if self._stopped_at is not None and signum:
@@ -169,6 +175,9 @@ class Daemon:
                 clock=self.clock,
                 pool=WorkerPool.for_config(self.config, self.rules),
             )
+            self._ctx.pages.on_alerts = self._deliver_soon
+            # pages a stopped (or killed) process left unread, oldest first
+            self._ctx.pages.add(await asyncio.to_thread(all_pending, self.store))
             scheduler.add_job(
                 self._dispatch,
                 "interval",
@@ -224,7 +233,7 @@ class Daemon:
                     await web.stop()
                 scheduler.shutdown(wait=False)
                 watch.cancel()
-                abandoned = await self._drain()
+                abandoned = await self._drain(self._ctx.pages.hold())
                 beat.cancel()
                 if abandoned:
                     self._ctx.pool.kill()
@@ -251,10 +260,11 @@ class Daemon:
         started = self._stopped_at if self._stopped_at is not None else time.monotonic()
         return self.config.polling.shutdown_grace - (time.monotonic() - started)
 
-    async def _drain(self) -> int:
-        """Let in-flight polls and sends finish within the grace; cancel the rest. Returns how
-        many were abandoned."""
-        running = {*self._in_flight.values(), *self._jobs, *self._background}
+    async def _drain(self, pages: set[asyncio.Task[None]]) -> int:
+        """Let in-flight polls, article pages and sends finish within the grace; cancel the
+        rest (a page cancelled stays pending, for the next start). Returns how many were
+        abandoned."""
+        running = {*self._in_flight.values(), *self._jobs, *self._background, *pages}
         if not running:
             return 0
         _, pending = await asyncio.wait(running, timeout=max(0.0, self._left()))
@@ -369,7 +379,13 @@ class Daemon:
         elif not done.cancelled():
             r = done.result()
             metrics.record_poll(r.status, r.new, r.seconds)
-        if not self._stop.is_set():
+        self._deliver_soon()
+
+    def _deliver_soon(self) -> None:
+        """A delivery pass now, for the alerts a poll or an article page just queued."""
+        if not self._stop.is_set() and not self._deliver_waiting:
+            # one pass waiting for the lock takes every alert queued until it starts
+            self._deliver_waiting = True
             deliver = asyncio.get_running_loop().create_task(self._deliver())
             self._background.add(deliver)
             deliver.add_done_callback(self._background.discard)
@@ -386,6 +402,7 @@ class Daemon:
             self._jobs.add(task)
         try:
             async with self._deliver_lock:
+                self._deliver_waiting = False
                 await deliver_all(self.store, self.config, self.clock)
         except StoreError as exc:  # the database is full, read-only or away: not a bug
             self._failed("delivery pass", exc)

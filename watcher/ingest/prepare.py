@@ -24,6 +24,19 @@ class Prepared:
 
 
 @dataclass(frozen=True)
+class Completed:
+    """A stored story's text once its article page was read: what the store rewrites and the
+    rules matched on the full text (watcher.pipeline.pages)."""
+
+    body: str
+    body_source: str
+    language: str | None
+    search_text: str
+    matches: tuple[RuleMatch, ...]
+    fingerprint: Fingerprint
+
+
+@dataclass(frozen=True)
 class Skipped:
     """An item that could not be prepared, and why."""
 
@@ -87,3 +100,34 @@ def prepare_story(
         language=story.language,
     )
     return Prepared(story=story, matches=tuple(rules.match(doc)), fingerprint=fp)
+
+
+def complete_story(
+    rules: RuleSet,
+    source: FeedRef,
+    title: str,
+    summary: str,
+    body: str,
+    origin: str,
+) -> Completed:
+    """A story stored with the feed's text, prepared again with its article's text: the same
+    language, fingerprint, folded text and matches `prepare_story` gives a story whose page
+    was read before it was stored."""
+    fp = fingerprint(title, body)
+    language = detect_language(f"{title}\n{body}")
+    doc = Document(
+        title=title,
+        summary=summary,
+        body=body,
+        feed=source.name,
+        tags=source.tags,
+        language=language,
+    )
+    return Completed(
+        body=body,
+        body_source=origin,
+        language=language,
+        search_text=normalise_text(f"{title}\n{summary}\n{body}"),
+        matches=tuple(rules.match(doc)),
+        fingerprint=fp,
+    )

@@ -42,7 +42,14 @@ from watcher.ingest import bounds
 from watcher.ingest.bounds import WorkerLimits, largest_mb, run_bounded
 from watcher.ingest.extract import Extracted, extract_article
 from watcher.ingest.parse import Entry, ParsedFeed, parse_feed
-from watcher.ingest.prepare import FeedRef, Prepared, Skipped, prepare_stories
+from watcher.ingest.prepare import (
+    Completed,
+    FeedRef,
+    Prepared,
+    Skipped,
+    complete_story,
+    prepare_stories,
+)
 from watcher.rules import RuleSet, RuleSpec
 
 log = logging.getLogger("watcher.ingest.workers")
@@ -103,6 +110,13 @@ def _prepare_in_worker(
 ) -> list[Prepared | Skipped]:
     assert _RULES is not None, "worker started without its rules"
     return prepare_stories(_RULES, source, items, now)
+
+
+def _complete_in_worker(
+    source: FeedRef, title: str, summary: str, body: str, origin: str
+) -> Completed:
+    assert _RULES is not None, "worker started without its rules"
+    return complete_story(_RULES, source, title, summary, body, origin)
 
 
 class WorkerPool:
@@ -272,6 +286,19 @@ class WorkerPool:
         # in threads the rules are ours; a worker process has its own compiled copy
         prepare = partial(prepare_stories, self.rules) if self._workers <= 0 else _prepare_in_worker
         return await self._run("preparing stories", prepare, source, list(items), now)
+
+    async def complete(
+        self, source: FeedRef, title: str, summary: str, body: str, origin: str
+    ) -> Completed:
+        complete = (
+            partial(complete_story, self.rules) if self._workers <= 0 else _complete_in_worker
+        )
+        return await self._run("preparing stories", complete, source, title, summary, body, origin)
+
+    @property
+    def size(self) -> int:
+        """Worker processes (0: threads), so callers can keep about that many tasks queued."""
+        return self._workers
 
     def alive(self) -> bool:
         """False while a worker process is dead and the pool not yet restarted (readiness)."""

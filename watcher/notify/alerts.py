@@ -97,6 +97,28 @@ def cluster_alerts(
     )
 
 
+def body_alerts(
+    config: Config,
+    story: AlertStory,
+    matches: Sequence[RuleMatch],
+    now: datetime,
+    info: ClusterInfo,
+    taken: frozenset[tuple[str, str]],
+) -> tuple[OutboxAlert, ...]:
+    """The alerts of a story whose article page arrived after it was stored and alerted on
+    the feed's text: as `cluster_alerts`, for the rules the page's text adds. A notifier
+    the story already alerted gets them as kind `body` (one alert per story, notifier and
+    kind), so a rule matched only with the article still alerts, and none alerts twice."""
+    out = list(cluster_alerts(config, story, matches, now, info))
+    again = {a.notifier for a in out if a.kind == "alert" and (a.notifier, "alert") in taken}
+    if again:
+        out = [a for a in out if not (a.kind == "alert" and a.notifier in again)]
+        fresh = [m for m in matches if m.rule not in info.alerted_rules]
+        more = build_alerts(config, story, fresh, now, info.sources, info.size, kind="body")
+        out += [a for a in more if a.notifier in again]
+    return tuple(out)
+
+
 def _rule_vars(m: RuleMatch) -> dict[str, Any]:
     return {
         "name": m.rule,

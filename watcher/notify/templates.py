@@ -10,7 +10,7 @@ combine stored alerts.
 Variables (documented in README): `story` (title, url, feed, published_at, language, summary),
 `rules` (name, priority, score, terms, hits[term, field, text, snippet, mark]), `sources`
 (other feeds that carried the same story), `cluster_size`, `matched_at`, `kind` (alert, update,
-escalation), and in digests `alerts` (a list of such contexts) and `count`.
+escalation, body), and in digests `alerts` (a list of such contexts) and `count`.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from watcher.config import Config
 from watcher.errors import StoreError
 from watcher.ingest.fetch import Fetcher, FetchLimits
 from watcher.ingest.workers import WorkerPool
+from watcher.pipeline.pages import PageQueue
 from watcher.rules import RuleSet
 from watcher.store import Store
 from watcher.store.coalesce import Coalescer
@@ -32,9 +33,7 @@ FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, "
     "text/xml;q=0.9, */*;q=0.5"
 )
-PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 RETRY_AFTER_CAP = 6 * 3600.0  # a server cannot silence a feed for longer than this at once
-PAGE_FETCHES_PER_FEED = 4
 STATE_WRITE_WINDOW = 0.01  # seconds; poll outcomes arriving within it share one transaction
 POLLS_PER_TRANSACTION = 100  # bounds how long one write transaction holds the database
 
@@ -75,10 +74,15 @@ class Context:
     clock: Clock
     pool: WorkerPool  # where parsing, extraction and matching run (worker processes)
     batches: StoreBatches = field(default=None)  # type: ignore[assignment]  # set just below
+    # pages of stored stories still to read; like `batches`, kept by a reloaded Context
+    pages: PageQueue = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         if self.batches is None:
             object.__setattr__(self, "batches", StoreBatches(self.store))
+        if self.pages is None:
+            object.__setattr__(self, "pages", PageQueue(self.store, self.batches.writing))
+        self.pages.use(self)  # the newest Context's config, rules and workers read the pages
 
 
 def fetch_limits(config: Config) -> FetchLimits:

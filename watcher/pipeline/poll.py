@@ -41,6 +41,7 @@ from watcher.ingest.parse import ParsedFeed
 from watcher.pipeline.context import FEED_ACCEPT, RETRY_AFTER_CAP, Context, PollReport
 from watcher.pipeline.stories import build, new_entries, rematch_headlines
 from watcher.store import FeedUpdate
+from watcher.store.pending import PENDING, pending_ids
 from watcher.store.stories import (
     ClaimLost,
     PollToSave,
@@ -201,6 +202,9 @@ async def _poll(ctx: Context, feed: FeedConfig, state: FeedState) -> PollReport:
     )
     update = _schedule(ctx, feed, state, update, len(items), parsed, max_age)
     await _save(ctx, feed, state, update, items, updates)
+    pending = [i.story.key for i in items if i.story.body_source == PENDING]
+    if pending:  # stored and alerted on the feed's text: their pages follow, oldest first
+        ctx.pages.add(await asyncio.to_thread(pending_ids, ctx.store, feed.name, pending))
     if update.possible_gap:
         log.warning(
             "feed %s: all %d items are new since the last poll; stories may have been missed",

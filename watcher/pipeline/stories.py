@@ -11,7 +11,6 @@ from functools import partial
 
 from watcher import metrics
 from watcher.config import FeedConfig
-from watcher.errors import FetchError
 from watcher.ingest.dedup import (
     canonical_url,
     content_hash,
@@ -19,13 +18,13 @@ from watcher.ingest.dedup import (
     identity_key,
     strip_tracking,
 )
-from watcher.ingest.fetch import status_error
 from watcher.ingest.parse import Entry
 from watcher.ingest.prepare import FeedRef, Prepared, Skipped
 from watcher.model import AlertStory
 from watcher.notify.alerts import build_alerts, cluster_alerts
-from watcher.pipeline.context import PAGE_ACCEPT, PAGE_FETCHES_PER_FEED, Context
+from watcher.pipeline.context import Context
 from watcher.rules import Document, normalise_text
+from watcher.store.pending import PENDING
 from watcher.store.stories import (
     KnownAsk,
     StoryToSave,
@@ -143,14 +142,10 @@ def _update(
 async def build(
     ctx: Context, feed: FeedConfig, entries: Sequence[Entry], now: datetime
 ) -> list[StoryToSave]:
-    gate = asyncio.Semaphore(PAGE_FETCHES_PER_FEED)
-
-    async def text(entry: Entry) -> tuple[str, str]:
-        async with gate:
-            return await _article_text(ctx, feed, entry)
-
-    texts = await asyncio.gather(*(text(e) for e in entries))
-    items = [(e, body, origin) for e, (body, origin) in zip(entries, texts, strict=True)]
+    """Stories on the feed's own text, matched at once: an entry whose page is to be read is
+    stored pending and its page completes it later (watcher.pipeline.pages), so no story's
+    alert waits for pages, its own or those ahead of it."""
+    items = [_with_text(feed, e) for e in entries]
     prepared = await ctx.pool.prepare(FeedRef(feed.name, feed.tags), items, now)
     out = []
     for p in prepared:
@@ -161,35 +156,11 @@ async def build(
     return out
 
 
-async def _article_text(ctx: Context, feed: FeedConfig, entry: Entry) -> tuple[str, str]:
-    """The article's text from its page, else the feed's own content or summary."""
-    fallback = entry.content or entry.summary
-    if not feed.extract or not entry.link:
-        return fallback, "feed"
-    url = entry.link
-    try:
-        url = strip_tracking(entry.link)
-        page = await ctx.fetcher.get(url, accept=PAGE_ACCEPT)
-        if page.status >= 400:
-            raise status_error(page)
-    except FetchError as exc:
-        log.debug("page feed=%s url=%s not fetched: %s; using the feed's text", feed.name, url, exc)
-        metrics.EXTRACTION_FAILURES.labels(outcome="fetch").inc()
-        return fallback, "feed"
-    except Exception as exc:
-        log.warning("feed %s: page %r not fetched (%r); using the feed's text", feed.name, url, exc)
-        return fallback, "feed"
-    try:
-        extracted = await ctx.pool.extract(page.body, page.url)
-    except Exception as exc:  # over its deadline or memory ceiling, or a bug: this story only
-        log.warning(
-            "feed %s: page %s not extracted (%s); using the feed's text", feed.name, url, exc
-        )
-        return fallback, "feed"
-    if extracted is None:
-        metrics.EXTRACTION_FAILURES.labels(outcome="extract").inc()
-        return fallback, "feed"
-    return extracted.text, "page"
+def _with_text(feed: FeedConfig, entry: Entry) -> tuple[Entry, str, str]:
+    """The entry with the feed's content (else summary) as its body, and where that body
+    stands: "pending" when the article page is to be read, else "feed"."""
+    text = entry.content or entry.summary
+    return entry, text, PENDING if feed.extract and entry.link else "feed"
 
 
 def _story_to_save(ctx: Context, prepared: Prepared, now: datetime) -> StoryToSave:

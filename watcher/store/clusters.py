@@ -168,6 +168,12 @@ def find_cluster(
                 break
     if cluster is None:
         return ClusterInfo(cluster_id=None)
+    return cluster_state(s, cluster, feed)
+
+
+def cluster_state(s: Session, cluster: int, feed: str) -> ClusterInfo:
+    """Cluster `cluster` as a story from `feed` joining it sees it: the other feeds that carried
+    it, the rules its members matched and the escalations already sent."""
     firsts = (
         select(StoryRow.feed, func.min(StoryRow.id).label("first"))
         .where(StoryRow.cluster_id == cluster)

@@ -299,7 +299,7 @@ def _insert_batch(s: Session, items: Sequence[StoryToSave], now: datetime) -> No
     alone = ClusterInfo(cluster_id=None)
     for sid, item in zip(ids, items, strict=True):
         for m in item.matches:
-            s.add(_match_row(sid, m, now))
+            s.add(match_row(sid, m, now))
         for a in item.alerts(alone) if callable(item.alerts) else item.alerts:
             add_alert(s, sid, a, now)
 
@@ -329,7 +329,7 @@ def _save_update(s: Session, upd: UpdateToSave, now: datetime) -> None:
     had = set(s.exec(select(MatchRow.rule).where(MatchRow.story_id == upd.story_id)).all())
     for m in upd.matches:
         if m.rule not in had:
-            s.add(_match_row(upd.story_id, m, now))
+            s.add(match_row(upd.story_id, m, now))
     sent = set(
         s.exec(
             select(AlertRow.notifier).where(
@@ -358,13 +358,13 @@ def _save_story(s: Session, feed: str, item: StoryToSave, now: datetime) -> None
         s.add(story)
     index_stories(s.connection(), [(story.id, item.fingerprint)], now)
     for m in item.matches:
-        s.add(_match_row(story.id, m, now))
+        s.add(match_row(story.id, m, now))
     alerts = item.alerts(info) if callable(item.alerts) else item.alerts
     for a in alerts:
         add_alert(s, story.id, a, now)
 
 
-def _match_row(story_id: int, m: RuleMatch, now: datetime) -> MatchRow:
+def match_row(story_id: int, m: RuleMatch, now: datetime) -> MatchRow:
     hits = [h.as_dict() for h in m.hits]
     return MatchRow(
         story_id=story_id,

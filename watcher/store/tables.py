@@ -67,7 +67,9 @@ class StoryRow(SQLModel, table=True):
     title: str = Field(sa_column=Column(Text, nullable=False))
     summary: str = Field(default="", sa_column=Column(Text, nullable=False))
     body: str = Field(default="", sa_column=Column(Text, nullable=False))
-    body_source: str = "feed"  # "page" when extracted from the article, else "feed"
+    # "page" when extracted from the article, "pending" while the page is still to be read
+    # (watcher.store.pending), else "feed"
+    body_source: str = "feed"
     language: str | None = Field(default=None, max_length=8)  # detected, ISO 639-1
     # title, summary and body folded as the rule matcher folds them (case, accents, script), so
     # full-text search finds Карабах with "karabakh" exactly as a rule would
@@ -138,7 +140,7 @@ class AlertRow(SQLModel, table=True):
         sa_column_kwargs={"info": {"delete_with_target": True}},
     )
     notifier: str = Field(max_length=200)
-    kind: str = Field(default="alert", max_length=16)  # alert | update | escalation | health
+    kind: str = Field(default="alert", max_length=16)  # alert|update|escalation|body|health
     priority: str = Field(default="normal", max_length=8)
     title: str = Field(sa_column=Column(Text, nullable=False))  # for listings
     context: str = Field(sa_column=Column(Text, nullable=False))  # JSON template variables
