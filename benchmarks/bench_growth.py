@@ -95,10 +95,10 @@ def templated(i: int) -> tuple[str, str]:
     )
 
 
-def vocabulary() -> list[str]:
+def vocabulary(feeds: Path) -> list[str]:
     """The words of the corpus feeds' titles and summaries, to write distinct stories with."""
     words: list[str] = []
-    for path in sorted(FEEDS.glob("*")):
+    for path in sorted(feeds.glob("*")):
         try:
             parsed = parse_feed(path.read_bytes(), "https://feeds.example.org/" + path.name, NOW)
         except ParseError:
@@ -107,7 +107,7 @@ def vocabulary() -> list[str]:
             text = re.sub(r"<[^>]+>", " ", f"{e.title} {e.summary or ''}")
             words += [w for w in text.split() if w.isalpha() and len(w) < 20]
     if len(words) < 1000:
-        sys.exit(f"too few words in the corpus feeds at {FEEDS}")
+        sys.exit(f"too few words in the corpus feeds at {feeds}")
     return words
 
 
@@ -218,9 +218,10 @@ def main() -> None:
     ap.add_argument("--large", action="store_true", help="also with 50,000 stories stored")
     ap.add_argument("--postgresql", action="store_true", help="PostgreSQL instead of SQLite")
     ap.add_argument("--modes", default="templated,distinct", help="comma-separated")
+    ap.add_argument("--feeds", type=Path, default=FEEDS, help="corpus feeds for distinct texts")
     args = ap.parse_args()
     sizes = [0, 1_000, 10_000] + ([50_000] if args.large else [])
-    makers = {"templated": templated, "distinct": distinct(vocabulary())}
+    makers = {"templated": templated, "distinct": distinct(vocabulary(args.feeds))}
     modes = [m for m in args.modes.split(",") if m]
     print(f"backend: {'PostgreSQL' if args.postgresql else 'SQLite'}; "
           f"{ROUNDS * POLLS * ITEMS} new stories per cell, {POLLS} polls x {ITEMS} per "
