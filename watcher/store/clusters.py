@@ -128,10 +128,10 @@ def band_candidates(conn: Connection, bands: Sequence[int], since: Any) -> list[
     here. Counting every row that shares a key (a GROUP BY over the window) read all of a
     crowded bucket: a daily rate table or weather report in every agency feed puts thousands
     of look-alikes in the same buckets, and each new one then paid for all of them. A reprint
-    or an edited copy loses nothing: it shares most of its bands with its original, and the
-    original's other stories are not look-alikes, so most of those buckets hold a few stories
-    and are read whole. Where no bucket holds more than PER_KEY stories, the answer is what
-    the GROUP BY gave. `since` is bound for story_bands.seen_at."""
+    or an edited copy still finds its original: it shares most of the original's bands, and
+    unless the original is itself one of many look-alikes, those buckets hold a few stories and
+    are read whole. Where no bucket holds more than PER_KEY stories, the answer is what the
+    GROUP BY gave. `since` is bound for story_bands.seen_at."""
     if not bands:
         return []
     if conn.dialect.name == "sqlite":
