@@ -10,6 +10,8 @@ beforehand by the path `save_polls` takes for stories that start their own clust
 multi-row insert with their band rows), spread over the window; look-alikes never pass
 `same_story` with each other (numbers break most shingles of a short text), so this is what the
 careful path would have stored, minus the hours it takes where cost grows with what is stored.
+Mode one-number (items the same but for one number, which do pass `same_story`) is stored the
+same way, each its own cluster: it measures the lookup, not the queries on a large cluster.
 
 CPU is this process's (time.process_time), which on SQLite includes the database's work. On
 PostgreSQL the server's backends run in other processes: their CPU (from /proc, same machine)
@@ -92,6 +94,18 @@ def templated(i: int) -> tuple[str, str]:
         f"Results of round {i % 40 + 1} played on {day}: {scores}. Attendance "
         f"{rng.randint(500, 15000)}. The league table and the scorers' list are updated on the "
         "federation's website after every round.",
+    )
+
+
+def one_number(i: int) -> tuple[str, str]:
+    """The same item but for one number: near-duplicates of each other, so each joins the
+    cluster of the first (as the same bulletin from every agency does)."""
+    return (
+        f"Daily bulletin number {i}",
+        f"Bulletin {i}. The Central Bank kept its key rate unchanged at its regular meeting and "
+        "said inflation expectations remained anchored. The board will review the decision at "
+        "its next meeting, according to the statement published on the bank's website after "
+        "the session ended. Analysts had expected no change.",
     )
 
 
@@ -217,11 +231,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--large", action="store_true", help="also with 50,000 stories stored")
     ap.add_argument("--postgresql", action="store_true", help="PostgreSQL instead of SQLite")
-    ap.add_argument("--modes", default="templated,distinct", help="comma-separated")
+    ap.add_argument(
+        "--modes", default="templated,distinct", help="comma-separated; also: one-number"
+    )
     ap.add_argument("--feeds", type=Path, default=FEEDS, help="corpus feeds for distinct texts")
     args = ap.parse_args()
     sizes = [0, 1_000, 10_000] + ([50_000] if args.large else [])
-    makers = {"templated": templated, "distinct": distinct(vocabulary(args.feeds))}
+    makers = {
+        "templated": templated,
+        "distinct": distinct(vocabulary(args.feeds)),
+        "one-number": one_number,
+    }
     modes = [m for m in args.modes.split(",") if m]
     print(f"backend: {'PostgreSQL' if args.postgresql else 'SQLite'}; "
           f"{ROUNDS * POLLS * ITEMS} new stories per cell, {POLLS} polls x {ITEMS} per "
