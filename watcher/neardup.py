@@ -12,7 +12,8 @@ and work across processes sharing one database. So the index is a table and this
 computes what goes into it. The store is expected to do:
 
     fp = fingerprint(title, body)
-    -- candidates: stories sharing at least one band key within the window
+    -- candidates: stories sharing at least one band key within the window (the newest few
+    -- per key, those sharing the most keys first: watcher.store.clusters.band_candidates)
     SELECT story_id, signature FROM story_bands JOIN stories USING (story_id)
      WHERE band_key IN (:fp.bands) AND seen_at > now - 72h
     -- confirm each candidate, then insert one story_bands row per key of fp.bands

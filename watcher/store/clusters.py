@@ -9,8 +9,9 @@ so two processes storing the same story at once still end up in one cluster.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from operator import itemgetter
 from typing import Any, TypeVar
@@ -26,6 +27,7 @@ from watcher.store.tables import AlertRow, MatchRow, StoryBand, StoryRow
 
 WINDOW = timedelta(hours=72)
 MAX_CANDIDATES = 20  # stories compared with a new one, those sharing most band keys first
+PER_KEY = 32  # stories read per band key, the newest first
 T = TypeVar("T", str, int)
 
 
@@ -38,6 +40,7 @@ class ClusterInfo:
     size: int = 1  # distinct feeds, this story's included
     alerted_rules: frozenset[str] = frozenset()  # rules an earlier member already matched
     escalated_rules: frozenset[str] = frozenset()
+    compared: int = 0  # stored stories `same_story` was asked about (at most MAX_CANDIDATES)
 
 
 ClusterKeys = tuple[str | None, str, Fingerprint | None]  # canonical URL, title key, fingerprint
@@ -93,25 +96,62 @@ def present(conn: Connection, column: Column[Any], values: set[T], since: Any) -
     """Which of `values` the column holds in rows of the window (`since`, bound for the
     table's time column). The values travel as one parameter (a JSON array for SQLite, an
     array for PostgreSQL): a poll asks for ~900 band keys, and binding each as its own
-    parameter cost more than the index lookups."""
+    parameter cost more than the index lookups. Each value is an EXISTS, which stops at the
+    first row of the window: a bucket crowded by thousands of look-alike stories costs what
+    an empty one does, where a DISTINCT over the matching rows read every one of them."""
     if not values:
         return set()
     table = column.table
     stamp = table.c.first_seen_at if table.name == "stories" else table.c.seen_at
     if conn.dialect.name == "sqlite":
         sql = (
-            f"SELECT DISTINCT {column.name} FROM {table.name} WHERE {column.name} IN "
-            f"(SELECT value FROM json_each(?)) AND {stamp.name} >= ?"
+            f"SELECT v.value FROM json_each(?) AS v WHERE EXISTS (SELECT 1 FROM {table.name} "
+            f"WHERE {column.name} = v.value AND {stamp.name} >= ?)"
         )
         rows = conn.exec_driver_sql(sql, (json.dumps(sorted(values)), since))
     else:
         array = "bigint[]" if isinstance(column.type, BigInteger) else "text[]"
         sql = (
-            f"SELECT DISTINCT {column.name} FROM {table.name} WHERE {column.name} = "
-            f"ANY(CAST(%s AS {array})) AND {stamp.name} >= %s"
+            f"SELECT v FROM unnest(CAST(%s AS {array})) AS v WHERE EXISTS (SELECT 1 FROM "
+            f"{table.name} WHERE {column.name} = v AND {stamp.name} >= %s)"
         )
         rows = conn.exec_driver_sql(sql, (sorted(values), since))
     return {v for (v,) in rows}
+
+
+def band_candidates(conn: Connection, bands: Sequence[int], since: Any) -> list[int]:
+    """The stored stories likeliest to be the same story as one with these band keys: those
+    sharing the most keys, earliest first, at most MAX_CANDIDATES.
+
+    Only the newest PER_KEY stories of each key within the window are read (a backward range
+    scan of the (band_key, seen_at) index per key, all keys in one statement), and counted
+    here. Counting every row that shares a key (a GROUP BY over the window) read all of a
+    crowded bucket: a daily rate table or weather report in every agency feed puts thousands
+    of look-alikes in the same buckets, and each new one then paid for all of them. A reprint
+    or an edited copy still finds its original: it shares most of the original's bands, and
+    unless the original is itself one of many look-alikes, those buckets hold a few stories and
+    are read whole. Where no bucket holds more than PER_KEY stories, the answer is what the
+    GROUP BY gave. `since` is bound for story_bands.seen_at."""
+    if not bands:
+        return []
+    if conn.dialect.name == "sqlite":
+        one = (
+            "SELECT story_id FROM (SELECT story_id FROM story_bands WHERE band_key = ? "
+            "AND seen_at >= ? ORDER BY seen_at DESC LIMIT ?)"
+        )
+        sql = " UNION ALL ".join([one] * len(bands))
+        params: tuple[Any, ...] = tuple(p for k in bands for p in (k, since, PER_KEY))
+        rows = conn.exec_driver_sql(sql, params)
+    else:
+        sql = (
+            "SELECT b.story_id FROM unnest(CAST(%s AS bigint[])) AS k CROSS JOIN LATERAL "
+            "(SELECT story_id FROM story_bands WHERE band_key = k AND seen_at >= %s "
+            "ORDER BY seen_at DESC LIMIT %s) AS b"
+        )
+        rows = conn.exec_driver_sql(sql, (list(bands), since, PER_KEY))
+    shared = Counter(sid for (sid,) in rows)
+    best = sorted(shared.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_CANDIDATES]
+    return [sid for sid, _ in best]
 
 
 def find_cluster(
@@ -129,6 +169,7 @@ def find_cluster(
     if title_key:
         conds.append(col(StoryRow.title_key) == title_key)
     cluster: int | None = None
+    compared = 0
     if conds:
         row = s.exec(
             select(StoryRow.id, StoryRow.cluster_id)
@@ -140,17 +181,11 @@ def find_cluster(
             cluster = row[1] or row[0]
     if cluster is None and fp is not None and fp.bands:
         # The stories sharing the most band keys are the likeliest reprints; a bounded number of
-        # them is compared, so a feed of near-identical templated items cannot make each new
-        # story compare itself with every earlier one.
-        shared = func.count(col(StoryBand.id))
-        best = (
-            select(StoryBand.story_id)
-            .where(col(StoryBand.band_key).in_(list(fp.bands)), col(StoryBand.seen_at) >= since)
-            .group_by(col(StoryBand.story_id))
-            .order_by(shared.desc(), col(StoryBand.story_id))
-            .limit(MAX_CANDIDATES)
-        )
-        ids = list(s.exec(best).all())
+        # them is read and compared, so a feed of near-identical templated items cannot make
+        # each new story pay for every earlier one.
+        conn = s.connection()
+        bands = StoryBand.__table__  # type: ignore[attr-defined]
+        ids = band_candidates(conn, fp.bands, bind(conn, bands.c.seen_at, since))
         found = (
             s.exec(
                 select(
@@ -163,12 +198,15 @@ def find_cluster(
         order = {sid: i for i, sid in enumerate(ids)}
         for sid, cid, sig, tkey in sorted(found, key=lambda r: order.get(r[0] or 0, 0)):
             # bands are not needed to compare, and recomputing them costs ~60 µs a candidate
-            if sig and same_story(fp, Fingerprint(unpack(sig), (), tkey or "")):
+            if not sig:
+                continue
+            compared += 1
+            if same_story(fp, Fingerprint(unpack(sig), (), tkey or "")):
                 cluster = cid or sid
                 break
     if cluster is None:
-        return ClusterInfo(cluster_id=None)
-    return cluster_state(s, cluster, feed)
+        return ClusterInfo(cluster_id=None, compared=compared)
+    return replace(cluster_state(s, cluster, feed), compared=compared)
 
 
 def cluster_state(s: Session, cluster: int, feed: str) -> ClusterInfo:
