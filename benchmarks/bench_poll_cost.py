@@ -260,14 +260,16 @@ def tree(root: int) -> list[int]:
 
 
 def cpu(root: int) -> float:
-    """CPU seconds of the daemon's live process tree."""
+    """CPU seconds of the daemon's process tree: each live process's own, and that of its
+    children that have exited and been reaped (workers are replaced after so many tasks; the
+    fork server reaps them), so a worker's CPU does not vanish with it."""
     total = 0.0
     for pid in tree(root):
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += (int(fields[11]) + int(fields[12])) / TICK
+        total += sum(int(f) for f in fields[11:15]) / TICK  # utime stime cutime cstime
     return total
 
 
