@@ -372,6 +372,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     "-r",
                     "200",
                     "--nonblocking",
+                    "--subprocesses",
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
