@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlmodel import select
 
 from tests.conftest import FeedServer, Receiver, Route
 from watcher.config import Config, parse_config
@@ -79,7 +81,7 @@ class Poller:
         self.store.create_schema()
         sync_feeds(self.store, config.feeds, now, config.polling.interval)
 
-    def poll(self, name: str, after: float = 0.0) -> PollReport:
+    def poll(self, name: str, after: float = 0.0, pool: WorkerPool | None = None) -> PollReport:
         self.now += timedelta(seconds=after)
 
         async def go() -> PollReport:
@@ -91,7 +93,7 @@ class Poller:
                     fetcher=fetcher,
                     rules=rules,
                     clock=lambda: self.now,
-                    pool=WorkerPool(rules, [], {}, workers=0),
+                    pool=pool or WorkerPool(rules, [], {}, workers=0),
                 )
                 feed = self.config.feed(name)
                 assert feed is not None
@@ -130,9 +132,11 @@ def test_second_poll_is_conditional_and_a_304_is_not_parsed(
         rss(["a", "b"]).encode(), headers={"ETag": '"v1"', "Content-Type": "application/rss+xml"}
     )
     p = make(config_for(tmp_path, {"wire": feed_server.url("/f")}))
-    assert p.poll("wire").new == 2
+    first = p.poll("wire")
+    assert first.new == 2 and first.queued
     second = p.poll("wire", after=300)
     assert second.status == "304" and second.new == 0
+    assert not second.queued  # nothing to send: no delivery pass follows it
     assert feed_server.requests[-1][1]["If-None-Match"] == '"v1"'
     assert feed_server.not_modified == 1 and len(parses) == 1
     assert p.state("wire").last_status == 304 and p.state("wire").consecutive_errors == 0
@@ -144,7 +148,8 @@ def test_an_unchanged_body_without_validators_is_not_parsed_again(
     feed_server.add("/f", rss(["a", "b"]), "application/rss+xml")
     p = make(config_for(tmp_path, {"wire": feed_server.url("/f")}))
     p.poll("wire")
-    assert p.poll("wire", after=300).status == "unchanged"
+    unchanged = p.poll("wire", after=300)
+    assert unchanged.status == "unchanged" and not unchanged.queued
     assert feed_server.hits["/f"] == 2 and len(parses) == 1
     feed_server.add("/f", rss(["c", "a", "b"]), "application/rss+xml")
     changed = p.poll("wire", after=300)
@@ -390,3 +395,96 @@ def test_a_failing_feed_is_retried_when_it_reaches_the_health_threshold(
     p.poll("slow", after=3601)
     assert p.state("slow").health_alerted == "failing"
     assert p.delay("slow") >= 2 * 3600 * 2 * 0.9  # then the ordinary backoff resumes
+
+
+def _descendants() -> set[int]:
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = set(), [os.getpid()]
+    while frontier:
+        pid = frontier.pop()
+        kids = [c for c, parent in parents.items() if parent == pid]
+        found.update(kids)
+        frontier += kids
+    return found
+
+
+def test_polls_that_parse_nothing_start_no_worker_process(
+    tmp_path: Path, feed_server: FeedServer, make: Any
+) -> None:
+    """A worker holds ~100 MB of parsers and models: a daemon whose feeds answer 304 or an
+    unchanged body starts none; the first body to parse starts them."""
+    feed_server.routes["/f"] = Route(
+        rss(["a"]).encode(), headers={"ETag": '"v1"', "Content-Type": "application/rss+xml"}
+    )
+    feed_server.add("/g", rss(["b"]), "application/rss+xml")
+    p = make(config_for(tmp_path, {"wire": feed_server.url("/f"), "plain": feed_server.url("/g")}))
+    p.poll("wire")
+    p.poll("plain")  # stored in threads: the pool below has not seen a body yet
+    pool = WorkerPool(RuleSet.compile([], {}), [], {}, workers=1)
+    try:
+        before = _descendants()
+        assert p.poll("wire", after=300, pool=pool).status == "304"
+        assert p.poll("plain", after=300, pool=pool).status == "unchanged"
+        assert _descendants() == before
+        feed_server.routes["/f"] = Route(
+            rss(["c", "a"]).encode(),
+            headers={"ETag": '"v2"', "Content-Type": "application/rss+xml"},
+        )
+        assert p.poll("wire", after=300, pool=pool).new == 1
+        assert _descendants() - before  # the fork server and a worker, or a worker
+    finally:
+        pool.close()
+
+
+def test_a_304_that_ends_a_failure_queues_the_recovery_alert(
+    tmp_path: Path, feed_server: FeedServer, receiver: Receiver, make: Any
+) -> None:
+    feed_server.routes["/f"] = Route(
+        rss(["a"]).encode(), headers={"ETag": '"v1"', "Content-Type": "application/rss+xml"}
+    )
+    cfg = config_for(
+        tmp_path,
+        {"wire": feed_server.url("/f")},
+        polling="  health_notify: [ops]\n  health_threshold: 1h\n",
+        extra=f'notifiers:\n  ops: ["{receiver.apprise_url}"]\n',
+    )
+    p = make(cfg)
+    p.poll("wire")
+    feed_server.routes["/f"] = Route(b"down", status=500)
+    for step in (300, 1800, 1800, 1800):  # the alert at an hour of failing
+        assert p.poll("wire", after=step).status == "error"
+    feed_server.routes["/f"] = Route(
+        rss(["a"]).encode(), headers={"ETag": '"v1"', "Content-Type": "application/rss+xml"}
+    )
+    recovered = p.poll("wire", after=1800)
+    assert recovered.status == "304" and recovered.queued
+    asyncio.run(deliver_due(p.store, cfg, lambda: p.now))
+    assert [a["title"] for a in receiver.alerts][-1] == "[watcher] feed wire is working again"
+
+
+def test_claims_leave_out_feeds_the_config_no_longer_names(tmp_path: Path, make: Any) -> None:
+    """A feed removed from the config keeps its row (and history) and stays due forever: left
+    out of the claim query, it cannot fill the claim limit ahead of the feeds still polled."""
+    url = "http://127.0.0.1:9/"
+    p = make(config_for(tmp_path, {"gone": url + "g", "a": url + "a", "b": url + "b"}))
+    kept = config_for(tmp_path, {"a": url + "a", "b": url + "b"})
+    others = sync_feeds(p.store, kept.feeds, p.now, 300)
+    assert others == {"gone"}
+    with p.store.write() as s:
+        for name, minutes in (("gone", 10), ("a", 5), ("b", 1)):
+            row = s.exec(select(FeedState).where(FeedState.name == name)).one()
+            row.next_poll_at = p.now - timedelta(minutes=minutes)
+            s.add(row)
+    names = kept.feed_names
+    assert claim_due_feeds(p.store, "t", p.now, names, 60, limit=1) == []
+    claimed = claim_due_feeds(p.store, "t", p.now, names, 60, limit=1, skip=others)
+    assert [name for name, _ in claimed] == ["a"]
+    assert claim_due_feeds(p.store, "t", p.now, names, 60, skip=others | {"b"}) == []
+    assert p.state("gone").lease_owner is None

@@ -11,6 +11,7 @@ compiled into `RuleSpec`s, secrets collected for masking. Unknown keys are error
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Annotated, Any, NoReturn
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
@@ -383,4 +384,14 @@ class Config(Frozen):
         return next((n for n in self.notifiers if n.name == name), None)
 
     def feed(self, name: str) -> FeedConfig | None:
-        return next((f for f in self.feeds if f.name == name), None)
+        return self._feeds_by_name.get(name)
+
+    @functools.cached_property
+    def feed_names(self) -> frozenset[str]:
+        return frozenset(self._feeds_by_name)
+
+    @functools.cached_property
+    def _feeds_by_name(self) -> dict[str, FeedConfig]:
+        """The dispatcher looks up every feed it claims: a scan of 10,000 feeds each time
+        made a cycle quadratic."""
+        return {f.name: f for f in self.feeds}

@@ -137,6 +137,7 @@ class Daemon:
         self._jobs: set[asyncio.Task[Any]] = set()  # dispatch and delivery passes running
         self._stopped_at: float | None = None
         self._deliver_lock = asyncio.Lock()  # two passes at once would send a row twice
+        self._others: frozenset[str] = frozenset()  # in the feeds table, not in the config
         self._reload_lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
         self._repeats = Repeats()  # database trouble, said once per window and job
@@ -162,7 +163,7 @@ class Daemon:
             loop.add_signal_handler(sig, self.stop, sig)
         loop.add_signal_handler(signal.SIGHUP, self._spawn, self.reload, "SIGHUP")
         await release_stale_leases(self.store)
-        await asyncio.to_thread(
+        self._others = await asyncio.to_thread(
             sync_feeds, self.store, self.config.feeds, self.clock(), self.config.polling.interval
         )
         scheduler = AsyncIOScheduler(event_loop=loop, timezone=UTC)
@@ -304,10 +305,10 @@ class Daemon:
                 log.warning("config reload (%s): %s", why, warning)
             summary = summarize(self.config, new)
             set_secrets(new.secrets)
-            await asyncio.to_thread(
+            others = await asyncio.to_thread(
                 sync_feeds, self.store, new.feeds, self.clock(), new.polling.interval
             )
-            self.config, self.rules = new, rules
+            self.config, self.rules, self._others = new, rules, others
             if self._ctx is not None:
                 old = self._ctx.pool
                 self._ctx = replace(
@@ -354,10 +355,14 @@ class Daemon:
         ctx = self._ctx
         if self._stop.is_set() or ctx is None:
             return
-        names = [f.name for f in ctx.config.feeds if f.name not in self._in_flight]
-        lease = ctx.config.polling.lease
         claimed = await asyncio.to_thread(
-            claim_due_feeds, self.store, OWNER, self.clock(), names, lease
+            claim_due_feeds,
+            self.store,
+            OWNER,
+            self.clock(),
+            ctx.config.feed_names,
+            ctx.config.polling.lease,
+            skip=self._others | self._in_flight.keys(),
         )
         if self._stop.is_set():
             return  # stopping began meanwhile: the claims are released on the way out
@@ -379,7 +384,10 @@ class Daemon:
         elif not done.cancelled():
             r = done.result()
             metrics.record_poll(r.status, r.new, r.seconds)
-        self._deliver_soon()
+        if done.cancelled() or done.exception() is not None or done.result().queued:
+            # a 304 or an unchanged body queued nothing: a pass is a database round trip,
+            # dearer than the poll itself
+            self._deliver_soon()
 
     def _deliver_soon(self) -> None:
         """A delivery pass now, for the alerts a poll or an article page just queued."""
@@ -402,7 +410,7 @@ class Daemon:
             self._jobs.add(task)
         try:
             async with self._deliver_lock:
-                self._deliver_waiting = False
+                self._deliver_waiting = False  # what is queued from now on wants another pass
                 await deliver_all(self.store, self.config, self.clock)
         except StoreError as exc:  # the database is full, read-only or away: not a bug
             self._failed("delivery pass", exc)

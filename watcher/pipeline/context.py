@@ -46,6 +46,9 @@ class PollReport:
     matched: int = 0
     error: str | None = None
     seconds: float = 0.0
+    # False: the poll queued nothing to send (a 304 or an unchanged body that left the feed's
+    # health as it was), so no delivery pass need follow it
+    queued: bool = True
 
 
 class StoreBatches:

@@ -179,14 +179,14 @@ async def _poll(ctx: Context, feed: FeedConfig, state: FeedState) -> PollReport:
     max_age = cache_max_age(resp.headers)
     if resp.not_modified:
         update = _schedule(ctx, feed, state, update, 0, None, max_age)
-        await _save(ctx, feed, state, update)
-        return PollReport(feed.name, "304")
+        health = await _save(ctx, feed, state, update)
+        return PollReport(feed.name, "304", queued=health)
     body_hash = hashlib.sha256(resp.body).hexdigest()
     update = dataclasses.replace(update, body_hash=body_hash)
     if body_hash == state.body_hash:
         update = _schedule(ctx, feed, state, update, 0, None, max_age)
-        await _save(ctx, feed, state, update)
-        return PollReport(feed.name, "unchanged")
+        health = await _save(ctx, feed, state, update)
+        return PollReport(feed.name, "unchanged", queued=health)
     parsed = await ctx.pool.parse(resp.body, resp.url, now, resp.headers)
     fresh, changed = await new_entries(ctx, feed, parsed.entries)
     items = await build(ctx, feed, fresh, now)
@@ -222,18 +222,19 @@ async def _save(
     update: FeedUpdate,
     items: Sequence[StoryToSave] = (),
     updates: Sequence[UpdateToSave] = (),
-) -> None:
+) -> bool:
     """Store the poll's outcome, in one transaction with the other polls that finished about
-    the same moment, then the feed's health, only when the outcome can change it."""
+    the same moment, then the feed's health, only when the outcome can change it. True when
+    the health was recorded (it may have queued an alert)."""
     batches = ctx.batches
     failed = await batches.write(PollToSave(feed.name, update, items, updates, _CLAIM.get()))
     if failed is not None:
         raise failed
-    if changes_health(state, update, ctx.config.polling.health_threshold):
-        async with batches.writing:
-            await asyncio.to_thread(
-                record_health, ctx.store, ctx.config, feed.name, update.polled_at
-            )
+    if not changes_health(state, update, ctx.config.polling.health_threshold):
+        return False
+    async with batches.writing:
+        await asyncio.to_thread(record_health, ctx.store, ctx.config, feed.name, update.polled_at)
+    return True
 
 
 # The claim a poll runs under, set by poll_feed for its task (each poll is its own task), so

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,8 +42,12 @@ class FeedUpdate:
     disabled_reason: str | None = None  # set: the feed is disabled (410)
 
 
-def sync_feeds(store: Store, feeds: Sequence[FeedConfig], now: datetime, default: float) -> None:
+def sync_feeds(
+    store: Store, feeds: Sequence[FeedConfig], now: datetime, default: float
+) -> frozenset[str]:
     """Make the feeds table follow the config: new feeds are due soon (jittered, no herd).
+    Returns the names of the table's other feeds (removed from the config, kept for their
+    history), which the dispatcher leaves out of its claims.
 
     A feed whose config URL changed starts afresh (validators, errors, a 410 disable, a pending
     move); one whose stored URL moved through a confirmed 301 keeps it while the config still
@@ -52,14 +56,17 @@ def sync_feeds(store: Store, feeds: Sequence[FeedConfig], now: datetime, default
     and finds the row.
     """
     try:
-        _sync_feeds(store, feeds, now, default)
+        return _sync_feeds(store, feeds, now, default)
     except IntegrityError:
-        _sync_feeds(store, feeds, now, default)
+        return _sync_feeds(store, feeds, now, default)
 
 
-def _sync_feeds(store: Store, feeds: Sequence[FeedConfig], now: datetime, default: float) -> None:
+def _sync_feeds(
+    store: Store, feeds: Sequence[FeedConfig], now: datetime, default: float
+) -> frozenset[str]:
     with store.write() as s:
         rows = {r.name: r for r in s.exec(select(FeedState)).all()}
+        others = frozenset(rows.keys() - {f.name for f in feeds})
         for f in feeds:
             row = rows.get(f.name)
             interval = f.interval or default
@@ -82,6 +89,7 @@ def _sync_feeds(store: Store, feeds: Sequence[FeedConfig], now: datetime, defaul
             if f.interval is not None:
                 row.interval = f.interval
             s.add(row)
+    return others
 
 
 def _restart(row: FeedState, url: str, now: datetime) -> None:
@@ -93,31 +101,42 @@ def _restart(row: FeedState, url: str, now: datetime) -> None:
 
 
 def claim_due_feeds(
-    store: Store, owner: str, now: datetime, names: Sequence[str], lease: float, limit: int = 500
+    store: Store,
+    owner: str,
+    now: datetime,
+    names: Collection[str],
+    lease: float,
+    limit: int = 500,
+    skip: Collection[str] = (),
 ) -> list[tuple[str, str]]:
     """Claim due feeds for `owner` until `now + lease`, most overdue first: (name, fencing
     token) pairs. With several processes on PostgreSQL, `FOR UPDATE SKIP LOCKED` and the lease
     make each poll happen once; the claimer renews the lease while the poll runs (see
     `store.claims`), so a process that dies or stalls loses its claims within one lease.
-    Saving the poll releases it. `names` leaves out the feeds this process is already polling:
-    a second claim would fence out the poll in flight."""
+    Saving the poll releases it.
+
+    Only feeds in `names` (those this process polls) are claimed. `skip`: feeds left out in the
+    query itself: those this process is already polling (a second claim would fence out the
+    poll in flight) and those the table holds but the config no longer names (they would fill
+    the `limit` every time). `names` is matched here rather than in the query: ten thousand
+    bound names every two seconds were most of an idle daemon's CPU."""
     table = FeedState.__table__  # type: ignore[attr-defined]
+    query = select(FeedState.id, FeedState.name).where(
+        col(FeedState.next_poll_at) <= now,
+        col(FeedState.disabled_at).is_(None),
+        or_(col(FeedState.lease_until).is_(None), col(FeedState.lease_until) < now),
+    )
+    if skip:
+        query = query.where(col(FeedState.name).not_in(list(skip)))
     with store.write() as s:
         rows = list(
             s.exec(
-                select(FeedState.id, FeedState.name)
-                .where(
-                    col(FeedState.next_poll_at) <= now,
-                    col(FeedState.name).in_(list(names)),
-                    col(FeedState.disabled_at).is_(None),
-                    or_(col(FeedState.lease_until).is_(None), col(FeedState.lease_until) < now),
-                )
-                .order_by(col(FeedState.next_poll_at))
+                query.order_by(col(FeedState.next_poll_at))
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             ).all()
         )
-        claims = [(fid, name, feed_token(now, owner)) for fid, name in rows]
+        claims = [(fid, name, feed_token(now, owner)) for fid, name in rows if name in names]
         if claims:
             s.connection().execute(
                 sql_update(table)
