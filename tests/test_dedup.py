@@ -12,6 +12,7 @@ from tests.conftest import ROOT
 from watcher.ingest.dedup import (
     MAX_KEY,
     MAX_URL,
+    Identity,
     canonical_url,
     content_hash,
     identity_key,
@@ -169,6 +170,23 @@ def test_no_link_makes_identity_raise(url: str) -> None:
     assert canonical_url(url) == canon  # stable
     strip_tracking(url)
     identity_key(entry(link=url))
+
+
+def test_an_entry_carries_what_the_functions_give_one_by_one() -> None:
+    """The identity computed once with the entry (and read by the "seen before?" ask and by the
+    stored story) is field by field what the separate functions give, for every link here, long
+    or hostile, with and without a guid, and with no link."""
+    long_links = ["https://example.org/" + "статья-" * 25, "https://example.org/" + "ы" * 400]
+    links = [u for pair in [*SAME, *DIFFERENT] for u in pair] + HOSTILE + long_links + [None]
+    for link in links:
+        for guid in (None, "", "g-1"):
+            e = Entry(guid=guid, link=link, title="T", summary="", content="C", published_at=None)
+            assert e.identity == Identity(
+                key=identity_key(e),
+                url=strip_tracking(link) if link else None,
+                canonical_url=canonical_url(link) if link else None,
+                content_hash=content_hash(e.title, e.content),
+            ), (guid, link)
 
 
 def test_an_out_of_range_port_is_kept_as_part_of_the_identity() -> None:

@@ -27,7 +27,7 @@ if __name__ == "__main__":
 from tests.conftest import CORPUS, ROOT
 from watcher.config import load_config
 from watcher.errors import ParseError
-from watcher.ingest.dedup import canonical_url, content_hash, identity_key, strip_tracking
+from watcher.ingest.dedup import Identity, canonical_url, content_hash, identity_key, strip_tracking
 from watcher.ingest.parse import Entry, parse_feed
 from watcher.ingest.prepare import FeedRef, Prepared, prepare_stories
 from watcher.rules import RuleMatch, RuleSet, RuleSpec
@@ -116,6 +116,7 @@ def story_outputs(feed: Path, rules: RuleSet) -> dict[str, Any]:
         parsed.entries, prepare_stories(rules, SOURCE, items, NOW), strict=True
     ):
         assert isinstance(prepared, Prepared), prepared
+        assert entry.identity == Identity(**_careful(entry))  # what the event loop asks with
         story = _prepared(prepared)
         careful = {k: _digest(v) if k != "canonical_url" else v for k, v in _careful(entry).items()}
         assert careful == {k: story[k] for k in careful}

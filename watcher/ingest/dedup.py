@@ -19,12 +19,16 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
 
-from watcher.ingest.parse import Entry
 from watcher.rules import normalise_text
+
+if TYPE_CHECKING:
+    from watcher.ingest.parse import Entry
 
 _TRACKING = re.compile(
     r"^(utm_[a-z]+|fbclid|gclid|dclid|yclid|mc_cid|mc_eid|igshid|_ga|ref_src|cmpid|ocid|"
@@ -39,15 +43,41 @@ MAX_KEY = 600
 MAX_URL = 2000
 
 
+@dataclass(frozen=True)
+class Identity:
+    """Everything that tells an entry apart, computed once per entry (see `identify`): the
+    store's "seen before?" asks and the stored story both read it."""
+
+    key: str  # identity_key
+    url: str | None  # strip_tracking(link): the link to fetch and show
+    canonical_url: str | None  # canonical_url(link)
+    content_hash: str  # content_hash(title, summary or content)
+
+
+def identify(guid: str | None, link: str | None, title: str, text: str) -> Identity:
+    """An entry's Identity, equal field by field to what identity_key, strip_tracking,
+    canonical_url and content_hash give one by one, with the link stripped and canonicalised
+    once (identity_key and the "seen before?" ask each canonicalised it again)."""
+    digest = content_hash(title, text)
+    if not link:
+        return Identity(f"guid:{guid}" if guid else f"hash:{digest}", None, None, digest)
+    stripped = strip_tracking(link)
+    canon = _limited(_canonical_stripped(stripped))
+    return Identity(_key(guid, canon), stripped, canon, digest)
+
+
 def canonical_url(url: str) -> str:
     """A stable form of an article URL for equality, not for fetching (its digest when it
     is longer than the column that holds it)."""
-    canon = _canonical(url)
+    return _limited(_canonical_stripped(strip_tracking(url)))
+
+
+def _limited(canon: str) -> str:
     return canon if len(canon) <= MAX_URL else "sha256:" + _digest(canon)
 
 
-def _canonical(url: str) -> str:
-    stripped = strip_tracking(url)
+def _canonical_stripped(stripped: str) -> str:
+    """The canonical form of a link that strip_tracking has already been applied to."""
     parts = _split(stripped)
     if parts is None:
         return stripped
@@ -126,10 +156,15 @@ def identity_key(entry: Entry) -> str:
     if entry.guid:
         return "guid:" + entry.guid
     if entry.link:
-        link = canonical_url(entry.link)
-        key = "link:" + link
-        return key if len(key) <= MAX_KEY else "link-sha256:" + _digest(link)
+        return _key(None, canonical_url(entry.link))
     return "hash:" + content_hash(entry.title, entry.summary or entry.content)
+
+
+def _key(guid: str | None, canon: str) -> str:
+    if guid:
+        return "guid:" + guid
+    key = "link:" + canon
+    return key if len(key) <= MAX_KEY else "link-sha256:" + _digest(canon)
 
 
 def headline_changed(old: str, new: str) -> bool:

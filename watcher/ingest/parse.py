@@ -13,7 +13,7 @@ import io
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from html import unescape
 from typing import Any, cast
@@ -26,6 +26,7 @@ from lxml.etree import ParserError
 
 from watcher.errors import ParseError
 from watcher.ingest.charset import undeclared_to_utf8
+from watcher.ingest.dedup import Identity, identify
 from watcher.ingest.sanitize import bound_feed
 
 MAX_ENTRIES = 1000  # a feed with more is truncated: nobody publishes that many at once
@@ -109,6 +110,17 @@ class Entry:
     summary: str  # plain text
     content: str  # plain text of the full content the feed carries, if any
     published_at: datetime | None  # UTC, clamped; None = undated (use first-seen)
+    # Computed here, where the entry is made (in a worker process when there are workers), so
+    # that neither the event loop's "seen before?" ask nor preparing the story computes it
+    # again; None only if a hostile link met a bug, and that item is then skipped alone.
+    identity: Identity | None = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        try:
+            found = identify(self.guid, self.link, self.title, self.summary or self.content)
+        except Exception:
+            found = None
+        object.__setattr__(self, "identity", found)
 
 
 @dataclass(frozen=True)
