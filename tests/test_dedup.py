@@ -4,14 +4,18 @@ canonical link that makes one article one story however its link is spelled."""
 from __future__ import annotations
 
 import importlib.util
+import random
 from types import ModuleType
+from urllib.parse import parse_qsl, urlencode, urlunsplit
 
 import pytest
 
 from tests.conftest import ROOT
+from watcher.ingest import dedup
 from watcher.ingest.dedup import (
     MAX_KEY,
     MAX_URL,
+    Identity,
     canonical_url,
     content_hash,
     identity_key,
@@ -171,6 +175,23 @@ def test_no_link_makes_identity_raise(url: str) -> None:
     identity_key(entry(link=url))
 
 
+def test_an_entry_carries_what_the_functions_give_one_by_one() -> None:
+    """The identity computed once with the entry (and read by the "seen before?" ask and by the
+    stored story) is field by field what the separate functions give, for every link here, long
+    or hostile, with and without a guid, and with no link."""
+    long_links = ["https://example.org/" + "статья-" * 25, "https://example.org/" + "ы" * 400]
+    links = [u for pair in [*SAME, *DIFFERENT] for u in pair] + HOSTILE + long_links + [None]
+    for link in links:
+        for guid in (None, "", "g-1"):
+            e = Entry(guid=guid, link=link, title="T", summary="", content="C", published_at=None)
+            assert e.identity == Identity(
+                key=identity_key(e),
+                url=strip_tracking(link) if link else None,
+                canonical_url=canonical_url(link) if link else None,
+                content_hash=content_hash(e.title, e.content),
+            ), (guid, link)
+
+
 def test_an_out_of_range_port_is_kept_as_part_of_the_identity() -> None:
     assert canonical_url("http://example.com:99999/a") == "https://example.com:99999/a"
     assert canonical_url("http://example.com:99999/a") != canonical_url("http://example.com/a")
@@ -224,3 +245,46 @@ def test_the_migration_downgrade_computes_the_old_form() -> None:
         "https://example.org/новости?b=2&a=1"
     )
     assert m._canonical_before("https://example.org/%7Eed") == "https://example.org/%7Eed"
+
+
+# -- the shortcut for links already spelled plainly ----------------------------------------------
+
+
+def _general_strip(url: str) -> str:
+    """strip_tracking's general path, which the shortcut for plain links skips."""
+    url = dedup._whole(url.strip())
+    parts = dedup._split(url)
+    if parts is None:
+        return url.partition("#")[0]
+    query = [(k, v) for k, v in parse_qsl(parts.query, True) if not dedup._TRACKING.match(k)]
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
+
+
+def _links(count: int) -> list[str]:
+    """Links near the shortcut's edges: host case, www., punycode, hyphens and empty or overlong
+    labels, dot segments, empty segments, reserved and non-ASCII characters, other schemes."""
+    rng = random.Random(18)
+    hosts = ["example.org", "www.Example.ORG", "WWW.x-y.com", "a.b.c", "xn--bcher-kva.de"]
+    hosts += ["-a.com", "a-.com", "a..b", "x" * 70 + ".com", "1.2.3.4", "www.www.ex.com", ""]
+    chars = "abcXYZ019-._~/%?#:@!$&'()*+,;=[] é"
+    segments = ["a", ".", "..", "", "~x", "a.b", "_", "-", "A~", ".well-known", "x%41"]
+    out = []
+    for _ in range(count):
+        scheme = rng.choice(["http", "https", "HTTP", "ftp"])
+        tail = "".join(rng.choice(chars) for _ in range(rng.randint(0, 14)))
+        out.append(f"{scheme}://{rng.choice(hosts)}/{tail}")
+        path = "/".join(rng.choice(segments) for _ in range(rng.randint(0, 4)))
+        out.append(f"https://{rng.choice(hosts)}/{path}" + rng.choice(["", "/", "//"]))
+    return out
+
+
+def test_the_plain_link_shortcut_gives_what_the_general_rules_give() -> None:
+    links = [u for pair in [*SAME, *DIFFERENT] for u in pair] + HOSTILE + _links(10_000)
+    plain = 0
+    for url in links:
+        stripped = strip_tracking(url)
+        assert stripped == _general_strip(url), url
+        if dedup._PLAIN.fullmatch(stripped):
+            plain += 1
+            assert dedup._canonical_stripped(stripped) == dedup._canonical_general(stripped), url
+    assert plain > 2_000  # the shortcut was taken, on many shapes

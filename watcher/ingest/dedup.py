@@ -19,17 +19,30 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
 
-from watcher.ingest.parse import Entry
 from watcher.rules import normalise_text
+
+if TYPE_CHECKING:
+    from watcher.ingest.parse import Entry
 
 _TRACKING = re.compile(
     r"^(utm_[a-z]+|fbclid|gclid|dclid|yclid|mc_cid|mc_eid|igshid|_ga|ref_src|cmpid|ocid|"
     r"at_medium|at_campaign|rss|from|feed|ito|sr_share)$",
     re.I,
+)
+# A link with nothing for strip_tracking or the spelling rules to change but what the shortcut
+# in _canonical_stripped changes itself. Labels are plain ASCII, not punycode ("xn--", which
+# IDNA checks), and no path segment is "." or ".." (dot segments) or empty (an empty segment
+# only as a trailing slash).
+_PLAIN = re.compile(
+    r"https?://(?P<host>(?!xn--)[A-Za-z0-9-]+(?:\.(?!xn--)[A-Za-z0-9-]+)*)"
+    r"(?P<path>(?:/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*/?)",
+    re.ASCII,
 )
 _DEFAULT_PORTS = ("80", "443")  # either, whatever the scheme: http:443 is https's story
 # The widths of stories.key and stories.canonical_url (tests/test_dedup.py checks they agree).
@@ -39,15 +52,56 @@ MAX_KEY = 600
 MAX_URL = 2000
 
 
+@dataclass(frozen=True)
+class Identity:
+    """Everything that tells an entry apart, computed once per entry (see `identify`): the
+    store's "seen before?" asks and the stored story both read it."""
+
+    key: str  # identity_key
+    url: str | None  # strip_tracking(link): the link to fetch and show
+    canonical_url: str | None  # canonical_url(link)
+    content_hash: str  # content_hash(title, summary or content)
+
+
+def identify(guid: str | None, link: str | None, title: str, text: str) -> Identity:
+    """An entry's Identity, equal field by field to what identity_key, strip_tracking,
+    canonical_url and content_hash give one by one, with the link stripped and canonicalised
+    once (identity_key and the "seen before?" ask each canonicalised it again)."""
+    digest = content_hash(title, text)
+    if not link:
+        return Identity(f"guid:{guid}" if guid else f"hash:{digest}", None, None, digest)
+    stripped = strip_tracking(link)
+    canon = _limited(_canonical_stripped(stripped))
+    return Identity(_key(guid, canon), stripped, canon, digest)
+
+
 def canonical_url(url: str) -> str:
     """A stable form of an article URL for equality, not for fetching (its digest when it
     is longer than the column that holds it)."""
-    canon = _canonical(url)
+    return _limited(_canonical_stripped(strip_tracking(url)))
+
+
+def _limited(canon: str) -> str:
     return canon if len(canon) <= MAX_URL else "sha256:" + _digest(canon)
 
 
-def _canonical(url: str) -> str:
-    stripped = strip_tracking(url)
+def _canonical_stripped(stripped: str) -> str:
+    """The canonical form of a link that strip_tracking has already been applied to.
+
+    Most article links are already spelled canonically but for the scheme, host case, `www.`
+    and a trailing slash: an http(s) scheme, an ASCII host without port or user, a path of
+    unreserved characters only, no query. For those the spelling rules below have nothing to
+    do (tests/test_dedup.py checks the shortcut against them), and they cost ten times as much.
+    """
+    plain = _PLAIN.fullmatch(stripped)
+    if plain is not None:
+        host = plain["host"].lower().removeprefix("www.")
+        path = plain["path"] or "/"
+        return f"https://{host}{path.rstrip('/') if len(path) > 1 else path}"
+    return _canonical_general(stripped)
+
+
+def _canonical_general(stripped: str) -> str:
     parts = _split(stripped)
     if parts is None:
         return stripped
@@ -73,7 +127,10 @@ def _canonical(url: str) -> str:
 
 def strip_tracking(url: str) -> str:
     """The URL to fetch and show: the original minus tracking parameters and fragment."""
-    url = _whole(url.strip())
+    url = url.strip()
+    if _PLAIN.fullmatch(url):
+        return url  # no query, no fragment, nothing to re-spell: urlunsplit(urlsplit(url)) == url
+    url = _whole(url)
     parts = _split(url)
     if parts is None:
         return url.partition("#")[0]
@@ -126,10 +183,15 @@ def identity_key(entry: Entry) -> str:
     if entry.guid:
         return "guid:" + entry.guid
     if entry.link:
-        link = canonical_url(entry.link)
-        key = "link:" + link
-        return key if len(key) <= MAX_KEY else "link-sha256:" + _digest(link)
+        return _key(None, canonical_url(entry.link))
     return "hash:" + content_hash(entry.title, entry.summary or entry.content)
+
+
+def _key(guid: str | None, canon: str) -> str:
+    if guid:
+        return "guid:" + guid
+    key = "link:" + canon
+    return key if len(key) <= MAX_KEY else "link-sha256:" + _digest(canon)
 
 
 def headline_changed(old: str, new: str) -> bool:

@@ -9,23 +9,26 @@ from __future__ import annotations
 
 import calendar
 import functools
+import importlib.util
 import io
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from html import unescape
 from typing import Any, cast
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
+import feedparser.api
 import feedparser.mixin
 import lxml.html
 from lxml.etree import ParserError
 
 from watcher.errors import ParseError
 from watcher.ingest.charset import undeclared_to_utf8
+from watcher.ingest.dedup import Identity, identify
 from watcher.ingest.sanitize import bound_feed
 
 MAX_ENTRIES = 1000  # a feed with more is truncated: nobody publishes that many at once
@@ -39,7 +42,7 @@ _SPACE = re.compile(r"[ \t\u00a0]+")  # \r ends a line; _CONTROL has removed \f 
 
 
 def _speed_up_feedparser() -> None:
-    """Shortcuts for two feedparser costs that we cause, each returning exactly what it would.
+    """Shortcuts for three feedparser costs, each returning exactly what it would.
 
     Profiled, most of parse_feed's time is feedparser's, and two parts of it come from us:
     - the Content-Location we pass (relative links and permalink guids resolve against the feed
@@ -82,6 +85,13 @@ def _speed_up_feedparser() -> None:
             return cast(str, html).strip().replace("\r\n", "\n")
         return sanitize(html, encoding, type_)
 
+    # - feedparser asks xml.sax for its preferred parser, drv_libxml2, before expat on every
+    #   parse; where that module is not installed, each call is a failed import that searches
+    #   sys.path under the import lock (8% of a first cycle's CPU, py-spy). Asking for none
+    #   gives the same expat parser straight away.
+    if importlib.util.find_spec("drv_libxml2") is None:
+        feedparser.api.PREFERRED_XML_PARSERS = []
+
     make_safe_absolute_uri._watcher_shortcut = True  # type: ignore[attr-defined]
     mixin.make_safe_absolute_uri = make_safe_absolute_uri
     mixin.resolve_relative_uris = resolve_relative_uris
@@ -109,6 +119,17 @@ class Entry:
     summary: str  # plain text
     content: str  # plain text of the full content the feed carries, if any
     published_at: datetime | None  # UTC, clamped; None = undated (use first-seen)
+    # Computed here, where the entry is made (in a worker process when there are workers), so
+    # that neither the event loop's "seen before?" ask nor preparing the story computes it
+    # again; None only if a hostile link met a bug, and that item is then skipped alone.
+    identity: Identity | None = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        try:
+            found = identify(self.guid, self.link, self.title, self.summary or self.content)
+        except Exception:
+            found = None
+        object.__setattr__(self, "identity", found)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from watcher.ingest.dedup import canonical_url, content_hash, identity_key, strip_tracking
+from watcher.ingest.dedup import identify
 from watcher.ingest.extract import detect_language
 from watcher.ingest.parse import Entry
 from watcher.model import NewStory
@@ -74,19 +74,22 @@ def prepare_story(
     rules: RuleSet, source: FeedRef, entry: Entry, body: str, origin: str, now: datetime
 ) -> Prepared:
     fp = fingerprint(entry.title, body)
+    identity = entry.identity or identify(
+        entry.guid, entry.link, entry.title, entry.summary or entry.content
+    )
     story = NewStory(
         feed=source.name,
-        key=identity_key(entry),
+        key=identity.key,
         guid=entry.guid,
-        url=strip_tracking(entry.link) if entry.link else None,
-        canonical_url=canonical_url(entry.link) if entry.link else None,
+        url=identity.url,
+        canonical_url=identity.canonical_url,
         title=entry.title,
         summary=entry.summary,
         body=body,
         body_source=origin,
         language=detect_language(f"{entry.title}\n{body}"),
         search_text=normalise_text(f"{entry.title}\n{entry.summary}\n{body}"),
-        content_hash=content_hash(entry.title, entry.summary or entry.content),
+        content_hash=identity.content_hash,
         published_at=entry.published_at,
         first_seen_at=now,
         title_key=fp.title_key,

@@ -11,13 +11,7 @@ from functools import partial
 
 from watcher import metrics
 from watcher.config import FeedConfig
-from watcher.ingest.dedup import (
-    canonical_url,
-    content_hash,
-    headline_changed,
-    identity_key,
-    strip_tracking,
-)
+from watcher.ingest.dedup import headline_changed, identify, strip_tracking
 from watcher.ingest.parse import Entry
 from watcher.ingest.prepare import FeedRef, Prepared, Skipped
 from watcher.model import AlertStory
@@ -71,12 +65,8 @@ def _entry_keys(feed: FeedConfig, e: Entry) -> tuple[Entry, str, str | None, str
     """An item's identity, canonical link and content hash; an item they cannot be computed for
     (a malformed link, say) is skipped with a warning and its siblings go on."""
     try:
-        return (
-            e,
-            identity_key(e),
-            canonical_url(e.link) if e.link else None,
-            content_hash(e.title, e.summary or e.content),
-        )
+        i = e.identity or identify(e.guid, e.link, e.title, e.summary or e.content)
+        return e, i.key, i.canonical_url, i.content_hash
     except Exception as exc:
         log.warning("feed %s: item %r skipped: %s: %s", feed.name, e.link, type(exc).__name__, exc)
         return None
