@@ -6,11 +6,8 @@ words than a shingle, non-Latin scripts, placeholder words, bodies crossing the 
 size, and non-default schemes (including bands that do not divide the permutations).
 
 If a literal fails, the stored format changed: that needs a VERSION bump, not new literals.
-The literals are version 3's: version 2 weighted the lead (issue #15) by hashing 12 marked
-copies of each lead shingle; version 3 (issue 18) draws the copies' minimum once, which
-changes every value drawn from a lead, and the VERSION byte and band salt of every case
-(the empty ones included). Older literals were replaced with each bump, as band keys salted
-with the version keep old stories from ever being compared."""
+The literals are version 2's (the lead weighted, issue #15); version 1's were replaced with
+that bump, as band keys salted with the version keep old stories from ever being compared."""
 
 from __future__ import annotations
 
@@ -18,6 +15,7 @@ import hashlib
 import random
 import struct
 
+import numpy as np
 import pytest
 
 from watcher import neardup as cluster
@@ -121,39 +119,39 @@ def digest(fp: Fingerprint) -> str:
 
 
 GOLDEN: dict[str, str] = {
-    "empty": "5eb63dac3eeb2f351a2e4e2ee024e072604b5f61a7c602c640ac48a78f7db173",
-    "whitespace": "5eb63dac3eeb2f351a2e4e2ee024e072604b5f61a7c602c640ac48a78f7db173",
-    "headline only, generic": "5eb63dac3eeb2f351a2e4e2ee024e072604b5f61a7c602c640ac48a78f7db173",
-    "one word": "5eb63dac3eeb2f351a2e4e2ee024e072604b5f61a7c602c640ac48a78f7db173",
-    "under MIN_SHINGLES": "5eb63dac3eeb2f351a2e4e2ee024e072604b5f61a7c602c640ac48a78f7db173",
-    "at MIN_SHINGLES": "e92b9dbe8a9a1f3f10acf5ae74a9d6e850aeac7b202c07ed9b5698042160bb3d",
-    "title at MIN_TITLE_WORDS": "a4df175f6b82455083ac862b8cf97909b6d81f3bccface27f5c9c31ec19ce58f",
-    "title below MIN_TITLE_WORDS": "5eb63dac3eeb2f351a2e4e2ee024e072604b5f61a7c602c640ac48a78f7db173",
-    "headline only": "9de168b73c6bde95bdb87c9f2a93d7775da612c951672e3ec4ece0564986b9d9",
-    "body below MIN_BODY_SHINGLES": "3bdf1ce909f8c0b8ee65cc65e464c52e4678041b6c00fef5a8925fe1ca128a9f",
-    "body at MIN_BODY_SHINGLES": "2c268e2938f25419f6517739adc9c0ff5381d5dc216eb25004d2429edf3427fb",
-    "repeated line": "08cc8b4b289a96644182e6bf57edabf673f898268d977f430cff19106d0f6635",
-    "short feed item": "90e91073d2c85efa3aebee4ad1349ce3691968a000a08477e98f04cc4e9ee963",
-    "short feed item 2": "2d94ad7644b2e75ac5547bafdf5ed7ea6c3b08444752b592a60f6f81dd7c6358",
-    "long article": "72b1f40fbdd39de16eba887838109e8c189a79e1d12a228cc1338c6194bd52e0",
-    "2000 words": "989ffe7578687aa7a7e4adbb2df89f6e1426903e9fb5d268dba0254fa66eddc4",
-    "20000 words, many numpy blocks": "765ac254f4a00943ead4a6437d5cb1aebd1ef2f47a473f67408535488f73886f",
-    "512 shingles": "017852bb52663cf97382299134d30694f953b902b3be6da8694c34f6d7eec308",
-    "513 shingles": "017852bb52663cf97382299134d30694f953b902b3be6da8694c34f6d7eec308",
-    "2048 shingles": "d7dc1c7d5243ec6cd9d17012c8435a9db5ad08a9f242242a473fde9d58c42ff7",
-    "2049 shingles": "d7dc1c7d5243ec6cd9d17012c8435a9db5ad08a9f242242a473fde9d58c42ff7",
-    "cyrillic": "c6f6752a39760ae681eda2ca12f3e89a93b07527df6c124f7b364a61329bd427",
-    "cyrillic short with title": "476a46a8ceea0981d19f592d70a63ed7ad9e97bd5b7adc14e3e15b409acf2f33",
-    "armenian": "34322ebe19b5f49b3eb2a039e695a22844281e84cea2f84b288e2485e145c53c",
-    "mixed scripts": "cf9f18c425e74590da6ea1d511e35468e034f24c0d66c66f067180c3821219b6",
-    "placeholders and CJK": "e67d4a3f105a35b721229889a2f3b5b56c7bc53a0b9889164c512147d803c61e",
-    "digits and possessives": "d8acbe3fccd9543070daed846bb8e9e99b6fca0f32d04f98ffa4fd43f574b1ef",
-    "scheme 1-word shingles": "e0f7165f0963f6a22df44f05d75e30ce7e68f65a0b445c72fc7dcbf72ecb5b72",
-    "scheme 2 words, 64 permutations": "5f2f7c5dbc2251bfae88a746522bbfaa638374443886bf041beeffe9e4820d10",
-    "scheme bands not dividing": "c6234cc4b353e1045acb632f646af37c094e18e6bfb7930018a66a452b36cc7f",
-    "scheme one band": "c3fcddbcd50cbeacfc8a9cdb7f7eb950f5da7eb49936dea83d319c874f9b1d43",
-    "scheme rows of one": "757fd5c517497667d10e62d012b4c63c97fe11f29be9c9bc90d6c19f297468c4",
-    "scheme shingle longer than text": "5eb63dac3eeb2f351a2e4e2ee024e072604b5f61a7c602c640ac48a78f7db173",
+    "empty": "1865e272484e48cfb21dcfc86fe2dd32af4a85a6839541edc013c6a929e21910",
+    "whitespace": "1865e272484e48cfb21dcfc86fe2dd32af4a85a6839541edc013c6a929e21910",
+    "headline only, generic": "1865e272484e48cfb21dcfc86fe2dd32af4a85a6839541edc013c6a929e21910",
+    "one word": "1865e272484e48cfb21dcfc86fe2dd32af4a85a6839541edc013c6a929e21910",
+    "under MIN_SHINGLES": "1865e272484e48cfb21dcfc86fe2dd32af4a85a6839541edc013c6a929e21910",
+    "at MIN_SHINGLES": "27c41d3fcb459b1f94c0595172c1594c4b129be55d84773b836bea2235adef31",
+    "title at MIN_TITLE_WORDS": "56c3eefab202de627f5ad317db11f5a0dbe017e919e2142b4fef9610e4260536",
+    "title below MIN_TITLE_WORDS": "1865e272484e48cfb21dcfc86fe2dd32af4a85a6839541edc013c6a929e21910",
+    "headline only": "862bc960540964ed2031e210bbe187e5d1ae52e79d99969140a24fe75f4476a5",
+    "body below MIN_BODY_SHINGLES": "e5d06e65aff1f7c82a55bee5acbd0cbbd60bf7f10b2114dc2dcedce90e82e317",
+    "body at MIN_BODY_SHINGLES": "d99f0bcd81fa9db6ca16ffbd2bdc2cc6e416bf9b637c784fd2aeabbe32f57aaf",
+    "repeated line": "84e4bcf43761ce23cd369575fc677e09a63623c74537735328ad282cba2e4413",
+    "short feed item": "e1e858fd698d1ebc3affaff9db7c5db080a6854715d4ead4dae81306210bc9fb",
+    "short feed item 2": "441909c7ec6a37f95ee1ed1d904b55372dc464f070a8ed808e7384c7ef0cbda6",
+    "long article": "6fa001e8f70fc89121979948db75908e7820a6930c5508212f2d8862284970f3",
+    "2000 words": "9293c669bda702c7e6e55acba2b0b1b96166fd1d0576a14a98b31d3dc01becb6",
+    "20000 words, many numpy blocks": "fe830765d46f4c0aa82d918010da65cd4f259e3828f386f54907217ceec84bcc",
+    "512 shingles": "4bd2b214b3bb533265086c83d72202860908d668627cbee2d0f75eea16b10935",
+    "513 shingles": "4bd2b214b3bb533265086c83d72202860908d668627cbee2d0f75eea16b10935",
+    "2048 shingles": "999dc9ba68f30083d28683e21bd873573fc1443e128fe69d6d4bd1d3b7b65b0d",
+    "2049 shingles": "999dc9ba68f30083d28683e21bd873573fc1443e128fe69d6d4bd1d3b7b65b0d",
+    "cyrillic": "9167dc48eac54e76cee21241188cf8cedd1c0f6d73c4534bf2ff4185bce1be56",
+    "cyrillic short with title": "3d57d74fa2c7b2708df78ee8a797647f320f36aafb81ad4d1e26fb31d24c1594",
+    "armenian": "f64753d85b378bbac6fe15ef6555fa07d6dea67eb4e0487706d996631864cd96",
+    "mixed scripts": "cf697e754e0d143901e6c76d15beb8f3f13a2f75985a673a364967af584c49b7",
+    "placeholders and CJK": "7856b7c61f5b21768ad10f1df93f783317d01ab9d57171b5a4b22467f7f01a60",
+    "digits and possessives": "637fab4aa76e7540a5d9d008d827ad94c333625416a2574bb76b5dbbd44b6d15",
+    "scheme 1-word shingles": "407c74c11d7c4db95eaab444e40f6bb4182ab6638b7531331093158ee5ad37dd",
+    "scheme 2 words, 64 permutations": "6de0e3ef8f7521d047e0e6b191d186916318c363c9c97c8bd2337457a42c1ada",
+    "scheme bands not dividing": "ae2f72abb7c21e5ca00835714debf5ab5297d708ef31db2893a1339189c94f19",
+    "scheme one band": "2063da7cbb35b6438e06f0c7ffc8fc576d09f5bf5ab4d51bf99db9f3aa81967b",
+    "scheme rows of one": "80e2a80468a7d5244e84f59ffea6b58649489eead56e1fafd14f86482306338c",
+    "scheme shingle longer than text": "1865e272484e48cfb21dcfc86fe2dd32af4a85a6839541edc013c6a929e21910",
 }
 
 
@@ -181,8 +179,7 @@ def reference(
 ) -> tuple[tuple[int, ...], tuple[int, ...], str]:
     """The first implementation, which wrote the first stored signatures, kept as the spec:
     normalise_text per call, blake2b constructed per shingle and per band, struct.pack per
-    band, the shift applied to every value; with version 3's lead group in integer arithmetic
-    (no numpy, no floating point)."""
+    band, the shift applied to every value."""
 
     def words(text: str) -> list[str]:
         return [w for w in normalise_text(text).split() if w != "_"]
@@ -197,45 +194,29 @@ def reference(
     title_words = words(title)
     title_key = " ".join(title_words) if len(title_words) >= cluster.MIN_TITLE_WORDS else ""
     found = shingles(words(body), scheme.shingle_words)
-    lead: set[bytes] = set()
     if len(found) < cluster.MIN_BODY_SHINGLES:
         found = shingles(title_words + words(body), scheme.shingle_words)
-    else:  # version 2: the lead weighs LEAD_COPIES more (version 3: as one group, see below)
+    else:  # version 2: the lead's shingles again, LEAD_COPIES times, marked by copy
         lead_words: list[str] = []
         for line in body.splitlines():
             lead_words += words(line)
             if len(lead_words) >= cluster.LEAD_MIN_WORDS:
                 break
         lead = shingles(lead_words[: cluster.LEAD_WORDS], scheme.shingle_words)
+        found |= {b"%d\x00%s" % (c, s) for c in range(cluster.LEAD_COPIES) for s in lead}
     if len(found) < cluster.MIN_SHINGLES:
         return (cluster.EMPTY,) * n, (), title_key
-
-    def lowest(label: bytes, texts: set[bytes]) -> list[int]:
-        """Per permutation, min over texts of (a * blake2b(text) + b) mod 2^64, in Python ints."""
-        constants = [hashlib.blake2b(label % i, digest_size=16).digest() for i in range(n)]
-        ab = [
-            (int.from_bytes(c[:8], "little") | 1, int.from_bytes(c[8:], "little"))
-            for c in constants
-        ]
-        xs = [int.from_bytes(hashlib.blake2b(t, digest_size=8).digest(), "little") for t in texts]
-        return [min((a * x + b) % 2**64 for x in xs) for a, b in ab]
-
-    signature = tuple(v >> 32 for v in lowest(b"watcher-cluster-perm-%d", found))
-    if lead:
-        # version 3: the LEAD_COPIES copies of the lead as one group, whose value is the
-        # minimum of LEAD_COPIES uniforms: m = floor(2^32 (1 - (1 - x/2^64)^(1/c))), the
-        # largest m with (2^32 - m)^c >= (2^64 - x) 2^(32c - 64), by an integer c-th root
-        c = cluster.LEAD_COPIES
-        group = []
-        for x in lowest(b"watcher-cluster-lead-perm-%d", lead):
-            bound = (2**64 - x) << (32 * c - 64)
-            root = round(float(bound) ** (1 / c))
-            while root**c < bound:
-                root += 1
-            while root > 0 and (root - 1) ** c >= bound:
-                root -= 1
-            group.append(2**32 - root)
-        signature = tuple(map(min, signature, group))
+    raw = b"".join(
+        hashlib.blake2b(b"watcher-cluster-perm-%d" % i, digest_size=16).digest() for i in range(n)
+    )
+    both = np.frombuffer(raw, dtype="<u8").reshape(n, 2)
+    a, b = both[:, 0] | np.uint64(1), both[:, 1].copy()
+    x = np.frombuffer(
+        b"".join(hashlib.blake2b(s, digest_size=8).digest() for s in found), dtype="<u8"
+    )
+    with np.errstate(over="ignore"):
+        values = (x[:, None] * a[None, :] + b[None, :]) >> np.uint64(32)
+    signature = tuple(int(v) for v in values.min(axis=0))
     rows = n // scheme.bands
     salt = struct.pack("<HHHH", cluster.VERSION, scheme.shingle_words, n, scheme.bands)
     bands = []

@@ -38,9 +38,7 @@ background paragraphs (TIME's two Greenland tariff stories, 19 hours apart, shar
 their shingles), while a reprint keeps the wire's lead; weighting the lead pulls the first
 apart (0.45) and keeps the second together (benchmarks/bench_cluster.py: no same-topic pair
 of the corpus feeds merged, 96% of edited copies still joined, against 97% unweighted; of the
-settings tried, 60 words and 12 copies kept the widest margin). Version 2 added it, hashing
-every copy; version 3 draws the copies' minimum once per lead shingle (see _lead_minhash),
-which gives the same similarities in distribution at a thirteenth of the hashing.
+settings tried, 60 words and 12 copies kept the widest margin). Version 2 added it.
 
 Short texts: a body with fewer than MIN_BODY_SHINGLES distinct shingles (a feed summary, a
 headline-only item, a page that repeats one line) is shingled together with its title, and
@@ -67,7 +65,7 @@ import numpy.typing as npt
 from watcher.rules import normalise_text
 from watcher.rules.normalise import FOLD, ascii_fold, fold_tokens
 
-VERSION: Final = 3
+VERSION: Final = 2
 SHINGLE_WORDS: Final = 3
 PERMUTATIONS: Final = 128
 BANDS: Final = 42
@@ -81,7 +79,6 @@ LEAD_MIN_WORDS: Final = 20
 LEAD_COPIES: Final = 12
 EMPTY: Final = 0xFFFFFFFF  # the minimum over no shingles; a signature of all EMPTY never matches
 
-_NEAR_INTEGER: Final = 1e-4  # float64's error on 2^32 * (a value below 1) is under 1e-6
 _CHUNK: Final = 512  # shingles per numpy block: bounds memory, and 512 x 128 x 8 bytes stay in L2
 _U64: Final = np.dtype("<u8")
 _U32: Final = np.dtype("<u4")
@@ -122,19 +119,15 @@ def fingerprint(title: str, body: str, scheme: Scheme = DEFAULT) -> Fingerprint:
     title_key = b" ".join(title_words).decode() if len(title_words) >= MIN_TITLE_WORDS else ""
     body_words = _words(body)
     shingles = _shingles(body_words, scheme.shingle_words)
-    lead: set[bytes] = set()
     if len(shingles) < MIN_BODY_SHINGLES:
         shingles = _shingles(title_words + body_words, scheme.shingle_words)
     else:
         lead = _shingles(_lead(body)[:LEAD_WORDS], scheme.shingle_words)
+        for copy in range(LEAD_COPIES):
+            shingles.update(b"%d\x00%s" % (copy, s) for s in lead)
     if len(shingles) < MIN_SHINGLES:
         return Fingerprint((EMPTY,) * scheme.permutations, (), title_key)
-    digests = _digests(shingles)
-    values = _minhash(shingles, scheme.permutations, digests)
-    if lead:
-        digests.update(_digests(lead.difference(digests)))  # usually none: the lead is body
-        np.minimum(values, _lead_minhash(lead, scheme.permutations, digests), out=values)
-    packed = values.tobytes()
+    packed = _minhash(shingles, scheme.permutations).tobytes()
     signature: Signature = _u32s(scheme.permutations).unpack(packed)
     return Fingerprint(signature, _band_keys(packed, scheme), title_key)
 
@@ -234,108 +227,33 @@ def _shingles(words: list[bytes], k: int) -> set[bytes]:
     return set(map(b" ".join, zip(*(words[i:] for i in range(k)), strict=False)))
 
 
-def _minhash(
-    shingles: set[bytes], permutations: int, digests: dict[bytes, bytes] | None = None
-) -> npt.NDArray[np.uint32]:
+def _minhash(shingles: set[bytes], permutations: int) -> npt.NDArray[np.uint32]:
     """Minimum over the shingles of h_i(x) = (a_i * x + b_i mod 2^64) >> 32, x the shingle's
-    64-bit blake2b (from `digests` when given): multiply-shift hashing, a_i odd, vectorised
-    over all i at once.
+    64-bit blake2b: multiply-shift hashing, a_i odd, vectorised over all i at once.
 
     Returned as little-endian uint32, so that tobytes gives what pack and band_keys pack.
     The shift is taken on the minima only, by reading their high halves: it is monotone, so
     the minimum of the shifted values is the shifted minimum, and a pass over the whole
-    (shingles x permutations) block is saved.
+    (shingles x permutations) block is saved. Each shingle is hashed from a copy of a
+    prepared blake2b state: same digest, without the constructor's keyword parsing, which
+    took a third of the hashing time.
     """
-    low = _lowest(_hashes(shingles, digests), _permutations(permutations))
-    if low is None:
-        return np.full(permutations, EMPTY, dtype=_U32)
-    # as little-endian (a no-op on most hosts), the high half of each value is its 2nd uint32
-    high: npt.NDArray[np.uint32] = low.astype(_U64, copy=False).view(_U32)[1::2].copy()
-    return high
-
-
-def _lead_minhash(
-    lead: set[bytes], permutations: int, digests: dict[bytes, bytes] | None = None
-) -> npt.NDArray[np.uint32]:
-    """Per permutation, the value the lead's LEAD_COPIES marked copies would give, drawn once.
-
-    Version 2 added each lead shingle LEAD_COPIES more times as marked copies, all hashed, so a
-    short item cost 13 times its shingles. The copies of a lead always come as a group (all of
-    them or none), so the group can stand as one element whose value is distributed as the
-    minimum of LEAD_COPIES independent uniform values: 1 - (1 - u)^(1/LEAD_COPIES) for one
-    uniform u. Reprints then agree on a permutation with the same probability as with the
-    copies (exactly: the minimum over a group is what the copies' minimum was, in
-    distribution), at the cost of one more multiply per lead shingle. The transform is
-    increasing, so it is applied to the 128 minima and not to every value. u comes from an
-    independent multiply-shift family (other constants) on the same blake2b, so the group's
-    value is independent of the shingle's own.
-    """
-    low = _lowest(_hashes(lead, digests), _lead_permutations(permutations))
-    if low is None:
-        return np.full(permutations, EMPTY, dtype=_U32)
-    return _min_of_copies(low)
-
-
-def _min_of_copies(low: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint32]:
-    """floor(2^32 * (1 - (1 - x/2^64)^(1/LEAD_COPIES))) of each x, exactly.
-
-    float64 gets it right unless the value lies within its rounding error (about 1e-6 here) of
-    an integer; those few (one value in 5,000) are settled with Python integers, so a stored
-    signature does not depend on how a platform's libm rounds its last bit."""
-    u = low.astype(np.float64) * 2.0**-64
-    with np.errstate(divide="ignore"):  # u rounds to 1.0 near 2^64: f is then 2^32, settled below
-        f = -np.expm1(np.log1p(-u) / LEAD_COPIES) * 2.0**32
-    m = np.minimum(np.floor(f), EMPTY)
-    out = m.astype(_U32)
-    for i in np.flatnonzero(np.abs(f - np.rint(f)) < _NEAR_INTEGER):
-        out[i] = _exact_min_of_copies(int(low[i]), int(m[i]))
-    return out
-
-
-def _exact_min_of_copies(x: int, guess: int) -> int:
-    """The largest m with m / 2^32 <= 1 - (1 - x/2^64)^(1/c), c = LEAD_COPIES, near `guess`;
-    that is (2^32 - m)^c >= (2^64 - x) * 2^(32c - 64), in integers."""
-    bound = (2**64 - x) << (32 * LEAD_COPIES - 64)
-
-    def fits(m: int) -> bool:
-        return (2**32 - m) ** LEAD_COPIES >= bound
-
-    m = max(0, min(guess, EMPTY))
-    while m < EMPTY and fits(m + 1):
-        m += 1
-    while m > 0 and not fits(m):
-        m -= 1
-    return m
-
-
-def _digests(shingles: set[bytes]) -> dict[bytes, bytes]:
-    """Each shingle's 64-bit blake2b, hashed from a copy of a prepared state: same digest,
-    without the constructor's keyword parsing, which took a third of the hashing time."""
+    a, b = _permutations(permutations)
     copy = _SHINGLE_HASH.copy
-    out = {}
+    digests = []
     for shingle in shingles:
         h = copy()
         h.update(shingle)
-        out[shingle] = h.digest()
-    return out
-
-
-def _hashes(shingles: set[bytes], digests: dict[bytes, bytes] | None) -> npt.NDArray[np.uint64]:
-    known = _digests(shingles) if digests is None else digests
-    return np.frombuffer(b"".join(map(known.__getitem__, shingles)), dtype=_U64)
-
-
-def _lowest(
-    x: npt.NDArray[np.uint64], permutations: tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]
-) -> npt.NDArray[np.uint64] | None:
-    """Per permutation, the least (a * x + b mod 2^64) over the 64-bit values x."""
-    a, b = permutations
+        digests.append(h.digest())
+    x = np.frombuffer(b"".join(digests), dtype=_U64)
     if not len(x):
-        return None
+        return np.full(permutations, EMPTY, dtype=_U32)
     low = _least(x[:_CHUNK], a, b)
     for start in range(_CHUNK, len(x), _CHUNK):
         np.minimum(low, _least(x[start : start + _CHUNK], a, b), out=low)
-    return low
+    # as little-endian (a no-op on most hosts), the high half of each value is its 2nd uint32
+    high: npt.NDArray[np.uint32] = low.astype(_U64, copy=False).view(_U32)[1::2]
+    return high
 
 
 def _least(
@@ -398,17 +316,9 @@ def _i64s(n: int) -> struct.Struct:
 def _permutations(n: int) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
     """Permutation constants from blake2b of a fixed label: the same in every process,
     Python and numpy version."""
-    return _constants(b"watcher-cluster-perm-%d", n)
-
-
-@cache
-def _lead_permutations(n: int) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
-    """The lead group's own family (see _lead_minhash), from another label."""
-    return _constants(b"watcher-cluster-lead-perm-%d", n)
-
-
-def _constants(label: bytes, n: int) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
-    raw = b"".join(hashlib.blake2b(label % i, digest_size=16).digest() for i in range(n))
+    raw = b"".join(
+        hashlib.blake2b(b"watcher-cluster-perm-%d" % i, digest_size=16).digest() for i in range(n)
+    )
     both = np.frombuffer(raw, dtype=_U64).reshape(n, 2)
     return both[:, 0] | np.uint64(1), both[:, 1].copy()
 
