@@ -18,6 +18,7 @@ import os
 import random
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from collections import Counter
@@ -25,6 +26,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from tests.conftest import (
     BACKEND,
@@ -35,6 +37,8 @@ from tests.conftest import (
     wait_until,
     write_config,
 )
+from watcher.errors import StoreError
+from watcher.store import Store
 
 pytestmark = [
     pytest.mark.db,
@@ -92,6 +96,16 @@ def pg_server() -> Iterator[Callable[[float], None]]:
                 timeout=60,
             )
         assert wait_until(_ready, 60), "PostgreSQL did not come back"
+
+
+def test_a_read_from_a_server_that_refuses_connections_is_a_store_error() -> None:
+    with socket.socket() as sock:  # a loopback port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    store = Store(f"postgresql+psycopg://postgres@127.0.0.1:{port}/test")
+    with pytest.raises(StoreError, match="database error: connection failed"), store.read() as s:
+        s.execute(text("SELECT 1"))
+    store.close()
 
 
 def test_a_postgresql_restart_mid_cycle_loses_no_story_match_or_alert(
@@ -170,7 +184,8 @@ def test_a_postgresql_restart_mid_cycle_loses_no_story_match_or_alert(
         if " WARNING " in line or " ERROR " in line
     )
     print(
-        f"\nrestart at ({at[0]} alerts received, {at[1]} feeds in flight), {DOWNTIME:g} s down: "
+        f"\nrestart at {at[0]} alerts received, {at[1]} feed requests in flight, {DOWNTIME:g} s "
+        f"down, {text.count('neither the poll nor')} poll(s) lost to it and redone: "
         f"{total} stories, {len(expected - set(seen))} lost, {duplicates} duplicate alert(s), "
         f"{sum(trouble.values())} warning/error line(s) logged"
     )
