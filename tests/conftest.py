@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -260,6 +260,42 @@ def run_watcher(
         env=full_env,
         cwd=cwd or ROOT,
     )
+
+
+def start_daemon(cfg: Path, log: Path) -> subprocess.Popen[bytes]:
+    """`watcher run` as a background process, its log appended to `log`: for tests that kill,
+    pause or stop what it runs on under it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHER_")}
+    with log.open("ab") as err:
+        return subprocess.Popen(
+            [sys.executable, "-m", "watcher", "run", "-c", str(cfg)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+
+
+def query(url: str, sql: str) -> list[tuple[object, ...]]:
+    """Rows of one SQL statement, read with an engine of its own (beside a running daemon)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(text(sql)).all()]
+    finally:
+        engine.dispose()
+
+
+def wait_until(predicate: Callable[[], object], timeout: float) -> bool:
+    """Whether `predicate` came true within `timeout` seconds (polled every 20 ms)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
 
 
 def write_config(

@@ -7,11 +7,9 @@ short here (3-4 s) so the tests stay quick; the default is 20 s."""
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -20,9 +18,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
-from tests.conftest import ROOT, FeedServer, Receiver, run_watcher
+from tests.conftest import FeedServer, Receiver, query, run_watcher, start_daemon
 from watcher.store import FeedUpdate, Store, feed_state, sync_feeds
 from watcher.store.feeds import claim_due_feeds
 from watcher.store.stories import ClaimLost, PollToSave, save_polls
@@ -88,18 +85,6 @@ rules:
     return cfg
 
 
-def start(cfg: Path, log: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHER_")}
-    with log.open("ab") as err:
-        return subprocess.Popen(
-            [sys.executable, "-m", "watcher", "run", "-c", str(cfg)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-        )
-
-
 def stop_all(procs: list[subprocess.Popen[bytes]]) -> list[int | None]:
     for p in procs:
         if p.poll() is None:
@@ -121,15 +106,6 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
             return
         time.sleep(0.1)
     raise AssertionError("condition not reached in time")
-
-
-def query(url: str, sql: str) -> list[tuple[object, ...]]:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(text(sql)).all()]
-    finally:
-        engine.dispose()
 
 
 def holders(url: str) -> dict[str, int]:
@@ -154,7 +130,7 @@ def test_the_process_killed_mid_poll_has_its_feeds_taken_over_and_alerted_once(
     cfg = config(tmp_path, pg_url, feeds, receiver.apprise_url, "lease: 4s, timeout: 10s")
     assert run_watcher("db", "upgrade", "-c", str(cfg)).returncode == 0
     logs = [tmp_path / f"p{i}.log" for i in range(3)]
-    procs = [start(cfg, log) for log in logs]
+    procs = [start_daemon(cfg, log) for log in logs]
     try:
         wait_for(lambda: len(holders(pg_url)) >= 2 and feed_server.in_flight >= 2)
         held = holders(pg_url)
@@ -186,12 +162,12 @@ def test_a_paused_process_resumed_after_its_claims_were_taken_stores_nothing_twi
     cfg = config(tmp_path, pg_url, feeds, receiver.apprise_url, "lease: 3s, timeout: 30s")
     assert run_watcher("db", "upgrade", "-c", str(cfg)).returncode == 0
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
-    a = start(cfg, logs[0])
+    a = start_daemon(cfg, logs[0])
     procs = [a]
     try:
         wait_for(lambda: holders(pg_url).get("wire") == a.pid and feed_server.in_flight == 1)
         a.send_signal(signal.SIGSTOP)
-        procs.append(start(cfg, logs[1]))
+        procs.append(start_daemon(cfg, logs[1]))
         wait_for(lambda: set(titles(receiver)) == expected(ids))  # b took over and alerted
         assert feed_server.hits["/wire.xml"] == 2
         a.send_signal(signal.SIGCONT)
@@ -291,7 +267,7 @@ def test_a_20s_database_outage_loses_nothing(
     )
     assert run_watcher("db", "upgrade", "-c", str(cfg)).returncode == 0
     logs = [tmp_path / f"p{i}.log" for i in range(2)]
-    procs = [start(cfg, log) for log in logs]
+    procs = [start_daemon(cfg, log) for log in logs]
     published: list[int] = []
     stop = threading.Event()
 

@@ -12,40 +12,16 @@ feed again: no duplicate story, ever."""
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
-from tests.conftest import ROOT, FeedServer, Receiver, write_config
+from tests.conftest import FeedServer, Receiver, start_daemon, wait_until, write_config
 
 FEEDS, PER_FEED, KILLS = 8, 40, 6
-
-
-def start(cfg: Path, log: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHER_")}
-    with log.open("ab") as err:
-        return subprocess.Popen(
-            [sys.executable, "-m", "watcher", "run", "-c", str(cfg)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-        )
-
-
-def wait_until(predicate: object, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def stored(db: Path) -> int:
@@ -92,7 +68,7 @@ def test_sigkill_many_times_in_a_busy_cycle_loses_no_story_match_or_alert(
     log = tmp_path / "daemon.log"
     total = FEEDS * PER_FEED
     kills, where = 0, []
-    proc = start(cfg, log)
+    proc = start_daemon(cfg, log)
     try:
         for n in range(1, KILLS + 1):
             assert wait_until(lambda n=n: log.read_text().count("watching") >= n, 60)
@@ -105,7 +81,7 @@ def test_sigkill_many_times_in_a_busy_cycle_loses_no_story_match_or_alert(
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=30)
             kills += 1
-            proc = start(cfg, log)
+            proc = start_daemon(cfg, log)
         expected = {f"[bulletin] Karabakh bulletin {f}-{i:02d}" for f in range(FEEDS)
                     for i in range(PER_FEED)}  # fmt: skip
         wait_until(lambda: {a["title"] for a in receiver.alerts} >= expected, 60)

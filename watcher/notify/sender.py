@@ -204,14 +204,20 @@ async def _deliver_target(
 
 async def _mark_sent(store: Store, delivery_id: int, clock: Clock) -> None:
     """The message is out: record it, waiting out a short database outage (every other
-    process's confirm fails once this lands, so the alert is not sent twice)."""
-    for wait in MARK_RETRIES:
+    process's confirm fails once this lands, so the alert is not sent twice). The first failure
+    is a warning and the outcome is said once: a restart of the database is one line, not one
+    every half second."""
+    for tries, wait in enumerate(MARK_RETRIES):
         try:
             await asyncio.to_thread(mark_sent, store, [delivery_id], clock())
-            return
         except Exception as exc:
-            log.warning("delivery %d sent but not yet marked (%s); retrying", delivery_id, exc)
+            level = logging.WARNING if tries == 0 else logging.DEBUG
+            log.log(level, "delivery %d sent but not yet marked (%s); retrying", delivery_id, exc)
             await asyncio.sleep(wait)
+            continue
+        if tries:
+            log.info("delivery %d marked sent after %d retries", delivery_id, tries)
+        return
     await asyncio.to_thread(mark_sent, store, [delivery_id], clock())
 
 

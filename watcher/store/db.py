@@ -88,8 +88,18 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        with Session(self.engine, expire_on_commit=False) as session:
-            yield session
+        """A read. On PostgreSQL an OperationalError is the server's or the connection's state
+        (a restart, a refused connection), never the query's: a StoreError, so the poll or job
+        that read says "database error" and retries, without a traceback. SQLite reports query
+        mistakes (an FTS syntax error) under the same class, so there it stays as it is."""
+        try:
+            with Session(self.engine, expire_on_commit=False) as session:
+                yield session
+        except OperationalError as exc:
+            if self.is_sqlite:
+                raise
+            said = str(exc.orig).split("\n", 1)[0].strip()
+            raise StoreError(f"database error: {said}") from exc
 
     def serialize(self, session: Session, name: str) -> None:
         """Make concurrent transactions doing `name` take turns (PostgreSQL: a transaction-level
