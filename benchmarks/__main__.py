@@ -12,14 +12,15 @@ from benchmarks.report import Table, append_results, machine
 
 SCENARIOS = ("cold", "steady", "burst", "rules", "idle", "growth")
 QUICK = {
-    "feeds": [100],
+    "feeds": [50],
     "items": 5,
-    "naive": 20,
+    "naive": 10,
     "idle_seconds": 10.0,
-    "burst": 200,
-    "burst_feeds": 20,
-    "steady_feeds": 100,
-    "rules_feeds": 50,
+    "burst": 100,
+    "burst_feeds": 10,
+    "steady_feeds": 50,
+    "steady_cycle": 8.0,
+    "rules_feeds": 30,
     "rule_terms": [10, 1000],
     "timeout": 120.0,
 }

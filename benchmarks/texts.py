@@ -70,9 +70,10 @@ def vocabulary() -> tuple[str, ...]:
 
 @cache
 def _short() -> tuple[tuple[str, ...], tuple[int, ...]]:
-    """Sentences of at most 20 words, in a fixed shuffled order: a summary made of two long
-    shared sentences would rightly be clustered with another story holding the same one."""
+    """Sentences of at most 20 words (an even number of them), in a fixed shuffled order: a
+    summary sharing a long sentence with another story's would rightly be clustered with it."""
     short = tuple(s for s in sentences() if len(s.split()) <= 20)
+    short = short[: len(short) // 2 * 2]
     order = list(range(len(short)))
     random.Random(0).shuffle(order)
     return short, tuple(order)
@@ -80,8 +81,10 @@ def _short() -> tuple[tuple[str, ...], tuple[int, ...]]:
 
 def distinct(sid: int, marker_in_summary: bool) -> StoryText:
     """A story of its own: a headline made of two sentence fragments and a wire slug (unique per
-    sid, so no two stories share a normalised headline) and a summary of two sentences that no
-    other story has both of (stories `len(pool)` apart share one)."""
+    sid, so no two stories share a normalised headline) and a summary of two sentences. The
+    first `len(short) // 2` stories share no summary sentence; past that, each pass over the
+    sentences pairs an even-placed one with another odd-placed one, so no two stories share
+    both."""
     pool = sentences()
     short, order = _short()
     rng = random.Random(sid)
@@ -89,7 +92,8 @@ def distinct(sid: int, marker_in_summary: bool) -> StoryText:
     head = " ".join(a.rstrip(".!?").split()[:7] + b.rstrip(".!?").split()[-5:])
     title = f"{head} ({_code(sid)})"
     n = len(short)
-    c, d = short[order[sid % n]], short[order[(sid + 1 + sid // n) % n]]
+    k = 2 * sid // n  # the pass
+    c, d = short[order[2 * sid % n]], short[order[(2 * sid + 1 + 2 * k) % n]]
     summary = f"{c} The {MARKER} desk reports. {d}" if marker_in_summary else f"{c} {d}"
     page = f"{summary} {pool[rng.randrange(len(pool))]}"
     if not marker_in_summary:
