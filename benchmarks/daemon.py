@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -169,18 +169,3 @@ def wait_for(cond: Callable[[], bool], timeout: float, every: float = 0.25) -> b
             return True
         time.sleep(every)
     return cond()
-
-
-@contextlib.contextmanager
-def running(farm: Farm, spec: DaemonSpec, hook: str) -> Iterator[Daemon]:
-    d = Daemon(farm, spec, hook)
-    try:
-        yield d
-    finally:
-        if d.proc.poll() is None:
-            d.sampler.stop()
-            d.proc.send_signal(signal.SIGTERM)
-            try:
-                d.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                d.proc.kill()
