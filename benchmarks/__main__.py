@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import shlex
+import subprocess
 import sys
 from pathlib import Path
 
@@ -71,19 +72,31 @@ def _has_growth() -> bool:
     return (Path(__file__).resolve().parent / "bench_growth.py").exists()
 
 
+def _scenario(name: str, args: argparse.Namespace) -> list[Table]:
+    """A scenario module's tables; bench_growth.py, written apart, may instead be a script,
+    whose printed output is then kept as it is."""
+    module = importlib.import_module(f"benchmarks.{'bench_growth' if name == 'growth' else name}")
+    if hasattr(module, "run"):
+        return list(module.run(args))
+    script = Path(module.__file__ or "")
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, cwd=script.parent.parent
+    )
+    out = done.stdout + (
+        f"\n(exit {done.returncode}) {done.stderr[-2000:]}" if done.returncode else ""
+    )
+    return [Table(f"growth: {script.name}", [], raw=out)]
+
+
 def main(argv: list[str]) -> None:
     args = parse(argv)
     print(machine(), flush=True)
     tables: list[Table] = []
     for name in args.scenario:
-        if name == "growth":
-            if not _has_growth():
-                print("growth: benchmarks/bench_growth.py is not there yet; skipped")
-                continue
-            module = importlib.import_module("benchmarks.bench_growth")
-        else:
-            module = importlib.import_module(f"benchmarks.{name}")
-        for table in module.run(args):
+        if name == "growth" and not _has_growth():
+            print("growth: benchmarks/bench_growth.py is not there yet; skipped")
+            continue
+        for table in _scenario(name, args):
             print(table.markdown(), flush=True)
             tables.append(table)
     if args.append_results:

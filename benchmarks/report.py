@@ -21,12 +21,15 @@ class Table:
     columns: list[str]
     rows: list[list[str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    raw: str = ""  # a script's own printed output, shown as it is instead of rows
 
     def add(self, *cells: object) -> None:
         self.rows.append([_cell(c) for c in cells])
 
     def markdown(self) -> str:
         lines = [f"### {self.title}", ""]
+        if self.raw:
+            return "\n".join([*lines, "```", self.raw.rstrip(), "```"]) + "\n"
         lines.append("| " + " | ".join(self.columns) + " |")
         lines.append("|" + "|".join("---" for _ in self.columns) + "|")
         for row in self.rows:
