@@ -68,34 +68,25 @@ def vocabulary() -> tuple[str, ...]:
     return tuple(w for w, _ in counts.most_common() if w != MARKER)
 
 
-@cache
-def _short() -> tuple[tuple[str, ...], tuple[int, ...]]:
-    """Sentences of at most 20 words (an even number of them), in a fixed shuffled order: a
-    summary sharing a long sentence with another story's would rightly be clustered with it."""
-    short = tuple(s for s in sentences() if len(s.split()) <= 20)
-    short = short[: len(short) // 2 * 2]
-    order = list(range(len(short)))
-    random.Random(0).shuffle(order)
-    return short, tuple(order)
+def _halves(a: str, b: str, middle: str = "") -> str:
+    """The first half of one sentence and the second half of another: the words and the rhythm
+    of news, in a sentence no other story has (a whole shared sentence, and the lead weighs
+    more, is enough for near-duplicate clustering to join two stories)."""
+    x, y = a.rstrip(".!?").split(), b.split()
+    return " ".join([*x[: max(3, len(x) // 2)], *middle.split(), *y[len(y) // 2 :]])
 
 
 def distinct(sid: int, marker_in_summary: bool) -> StoryText:
-    """A story of its own: a headline made of two sentence fragments and a wire slug (unique per
-    sid, so no two stories share a normalised headline) and a summary of two sentences. The
-    first `len(short) // 2` stories share no summary sentence; past that, each pass over the
-    sentences pairs an even-placed one with another odd-placed one, so no two stories share
-    both."""
+    """A story of its own: a headline of two sentence fragments and a wire slug (unique per sid,
+    so no two stories share a normalised headline), and a summary of two sentences each made of
+    two halves of corpus sentences; the marker, when there, sits inside the first."""
     pool = sentences()
-    short, order = _short()
     rng = random.Random(sid)
-    a, b = (pool[rng.randrange(len(pool))] for _ in range(2))
+    a, b, c, d, e, f, g = (pool[rng.randrange(len(pool))] for _ in range(7))
     head = " ".join(a.rstrip(".!?").split()[:7] + b.rstrip(".!?").split()[-5:])
     title = f"{head} ({_code(sid)})"
-    n = len(short)
-    k = 2 * sid // n  # the pass
-    c, d = short[order[2 * sid % n]], short[order[(2 * sid + 1 + 2 * k) % n]]
-    summary = f"{c} The {MARKER} desk reports. {d}" if marker_in_summary else f"{c} {d}"
-    page = f"{summary} {pool[rng.randrange(len(pool))]}"
+    summary = f"{_halves(c, d, MARKER if marker_in_summary else '')} {_halves(e, f)}"
+    page = f"{summary} {g}"
     if not marker_in_summary:
         page = f"{page} The {MARKER} desk reports."
     return StoryText(title, summary, page)
