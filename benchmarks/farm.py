@@ -22,7 +22,7 @@ from typing import Any
 
 from benchmarks import texts
 
-_LONGEST_P = re.compile(rb"<p(?:\s[^>]*)?>(.*?)</p>", re.S | re.I)
+_PARAGRAPH = re.compile(rb"<p(?:\s[^>]*)?>(.*?)</p>", re.S | re.I)
 
 
 def host(index: int) -> str:
@@ -108,18 +108,27 @@ class Farm:
         self._proc.join(10)
 
 
-def _pages() -> list[tuple[bytes, bytes]]:
-    """Corpus pages split where a story's paragraph goes: at the start of the longest paragraph
-    (the article's own text on a news page); pages without a paragraph of 300 bytes (block
-    pages, index pages) are left out."""
+def _pages() -> list[tuple[list[bytes], int]]:
+    """Corpus pages cut around their paragraphs of 80 bytes or more (the article's own text on
+    a news page): the story's text replaces them, so every story's page keeps a real page's
+    layout and navigation but has an article of its own (pages sharing their article would
+    rightly be clustered as one story). Pages whose longest paragraph is under 300 bytes
+    (block pages, index pages) are left out. Even items are page text, odd ones paragraphs;
+    the story's own text (with the marker) goes into the longest, which extraction keeps."""
     out = []
     for path in sorted(texts.PAGES.glob("*.html")):
         if path.name.endswith(".expected.html"):
             continue
         raw = path.read_bytes()
-        best = max(_LONGEST_P.finditer(raw), key=lambda m: len(m.group(1)), default=None)
-        if best is not None and len(best.group(1)) >= 300:
-            out.append((raw[: best.start(1)], raw[best.start(1) :]))
+        spans = [m.span(1) for m in _PARAGRAPH.finditer(raw) if len(m.group(1)) >= 80]
+        if not spans or max(e - b for b, e in spans) < 300:
+            continue
+        parts, at = [], 0
+        for b, e in spans:
+            parts += [raw[at:b], raw[b:e]]
+            at = e
+        longest = max(range(len(spans)), key=lambda k: spans[k][1] - spans[k][0])
+        out.append(([*parts, raw[at:]], longest))
     return out
 
 
@@ -204,10 +213,14 @@ async def _main(spec: FarmSpec, conn: Connection) -> None:
         if sid not in stories:
             raise web.HTTPNotFound()
         counts["page"] += 1
-        head, tail = pages[sid % len(pages)]
+        parts, longest = pages[sid % len(pages)]
         text = stories[sid][1]
-        para = html.escape(text.page_text).encode("ascii", "xmlcharrefreplace")
-        return web.Response(body=head + para + b" " + tail, content_type="text/html")
+        paras = texts.paragraphs(sid, text.page_text, len(parts) // 2, longest)
+        body = b"".join(
+            part if k % 2 == 0 else html.escape(paras[k // 2]).encode("ascii", "xmlcharrefreplace")
+            for k, part in enumerate(parts)
+        )
+        return web.Response(body=body, content_type="text/html")
 
     def command() -> None:
         cmd = conn.recv()

@@ -92,6 +92,19 @@ def distinct(sid: int, marker_in_summary: bool) -> StoryText:
     return StoryText(title, summary, page)
 
 
+def paragraphs(sid: int, own: str, count: int, at: int) -> list[str]:
+    """`count` paragraphs for a story's page: its own text at `at`, the others sentences of
+    halves drawn for this story alone."""
+    pool = sentences()
+    rng = random.Random(-1 - sid)
+    out = []
+    for _ in range(count):
+        pick = [pool[rng.randrange(len(pool))] for _ in range(4)]
+        out.append(f"{_halves(pick[0], pick[1])} {_halves(pick[2], pick[3])}")
+    out[at] = own
+    return out
+
+
 def templated(sid: int, marker_in_summary: bool) -> StoryText:
     """The same words but a number, as a daily rate table or a score line is."""
     rate = 1.5 + (sid % 9973) / 10000
