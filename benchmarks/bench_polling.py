@@ -37,6 +37,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.procs import cpu_seconds, family
 
 WORDS = [
     "officials",
@@ -167,43 +168,16 @@ def run_watcher(urls: list[str], workers: str, out: Any) -> None:
         out.send({"error": f"{type(exc).__name__}: {exc}"[:2000]})
 
 
-def _descendants() -> list[int]:
-    """This process's descendants (the worker pool's fork server and workers), from /proc."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found, frontier = [], [os.getpid()]
-    while frontier:
-        pid = frontier.pop()
-        kids = [c for c, p in parents.items() if p == pid]
-        found += kids
-        frontier += kids
-    return found
-
-
 def children_cpu() -> float:
     """CPU seconds of this process's live descendants (the workers parse and match, so their
     CPU is the poll's CPU too). Read after the cycle's own figures: scanning /proc is not free,
     and the workers are idle by then."""
-    total = 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    for pid in _descendants():
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
-    return total
+    return cpu_seconds(list(family(os.getpid())))
 
 
 def descendants_peak_rss_kb() -> int:
     total = 0
-    for pid in _descendants():
+    for pid in family(os.getpid()):
         try:
             status = Path(f"/proc/{pid}/status").read_text()
         except OSError:

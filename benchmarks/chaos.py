@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import random
 import shutil
@@ -32,39 +31,16 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.procs import alive, family  # noqa: E402
+from benchmarks.receiver import Receiver  # noqa: E402
 from tests.conftest import FeedServer  # noqa: E402  a loopback feed server with latency
 
 FAULTS = ("kill", "stop", "restart", "db")
-
-
-class Receiver:
-    """apprise json:// endpoint recording when each alert arrived."""
-
-    def __init__(self) -> None:
-        self.arrivals: list[tuple[str, float]] = []
-        rec = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                payload = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                rec.arrivals.append((json.loads(payload)["title"], time.monotonic()))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.url = f"json://127.0.0.1:{self.httpd.server_address[1]}/alerts"
 
 
 @dataclass
@@ -73,36 +49,6 @@ class Round:
     published: list[int] = field(default_factory=list)
     left_behind: int = 0
     exit_codes: list[int | None] = field(default_factory=list)
-
-
-def _stat(pid: int) -> list[str] | None:
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return raw[raw.rindex(")") + 2 :].split()
-
-
-def family(pid: int) -> dict[int, str]:
-    """Living descendants of pid, with start times (a reused pid is another process)."""
-    children: dict[int, list[int]] = {}
-    starts: dict[int, str] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and (f := _stat(int(entry))) is not None:
-            children.setdefault(int(f[1]), []).append(int(entry))
-            starts[int(entry)] = f[19]
-    out: dict[int, str] = {}
-    todo = list(children.get(pid, []))
-    while todo:
-        child = todo.pop()
-        out[child] = starts[child]
-        todo.extend(children.get(child, []))
-    return out
-
-
-def alive(pid: int, started: str) -> bool:
-    f = _stat(pid)
-    return f is not None and f[0] != "Z" and f[19] == started
 
 
 @contextlib.contextmanager
@@ -282,9 +228,9 @@ rules:
 
     def alerted(self) -> dict[int, list[float]]:
         out: dict[int, list[float]] = {}
-        for title, at in list(self.receiver.arrivals):
-            n = int(title.rsplit(" ", 1)[1])
-            out.setdefault(n, []).append(at)
+        for a in list(self.receiver.arrivals):
+            n = int(a.title.rsplit(" ", 1)[1])
+            out.setdefault(n, []).append(a.mono)
         return out
 
     def shutdown(self) -> int:

@@ -1,0 +1,92 @@
+"""News burst: feeds that were quiet suddenly list 2,000 new stories at once, each with its
+article page, extraction on; half the stories name the rule's term in their summary, half only
+in the article page. Both detection latencies for each half, and the burst's pace."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from benchmarks.daemon import DaemonSpec, wait_for
+from benchmarks.farm import FarmSpec
+from benchmarks.report import Table
+from benchmarks.session import Session, mb
+
+COLUMNS = [
+    "stories",
+    "count",
+    "alerted",
+    "alert fields",
+    "seen->alert p50/95/99 s",
+    "published->alert p50/95/99 s",
+    "last alert after s",
+    "stories/s",
+    "CPU s",
+    "CPU ms/story",
+    "pages fetched",
+    "PSS MB",
+    "RSS MB",
+]
+
+
+def run(args: argparse.Namespace) -> list[Table]:
+    n = args.burst_feeds
+    per_feed = max(1, args.burst // n)
+    t = Table(
+        f"news burst: {per_feed * n} stories over {n} feeds at once, article pages, "
+        f"extraction on, {args.latency * 1000:g} ms latency, {args.terms} rule terms, feeds "
+        "polled every 10 s",
+        COLUMNS,
+    )
+    farm = FarmSpec(
+        n, args.hosts, 0, args.latency, templated=args.templated, window=max(20, per_feed)
+    )
+    s = Session(
+        farm,
+        DaemonSpec(interval="10s", extract=True, terms=args.terms, concurrency=args.concurrency),
+    )
+    try:
+        wait_for(lambda: s.farm.counts().get("feeds_answered", 0) >= n, args.timeout)
+        time.sleep(2)
+        s0 = s.daemon.sample()
+        s.publish(list(range(n)), per_feed, body_only_every=2)
+        start = time.time()
+        complete = s.settle(len(s.published), args.timeout)
+        s1 = s.daemon.sample()
+        alerted = s.alerted()
+        cpu = s1.cpu - s0.cpu
+        total = len(s.published)
+        groups = {
+            "all": set(s.published),
+            "marker in summary": {i for i, p in s.published.items() if not p.body_only},
+            "marker only in the page": {i for i, p in s.published.items() if p.body_only},
+        }
+        for label, sids in groups.items():
+            got = {i: alerted[i] for i in sids if i in alerted}
+            fields = sorted({f for _, body in got.values() for f in body.split()})
+            last = max((a for a, _ in got.values()), default=start) - start
+            lat = s.latency(sids).cells()
+            t.add(
+                label,
+                len(sids),
+                len(got),
+                " ".join(fields) or "-",
+                *lat,
+                last,
+                len(got) / last if last > 0 else None,
+                cpu if label == "all" else "",
+                1000 * cpu / total if label == "all" else "",
+                int(s.farm.counts()["page"]) if label == "all" else "",
+                mb(s.daemon.sampler.peak_pss_kb) if label == "all" else "",
+                mb(s.daemon.sampler.peak_rss_kb) if label == "all" else "",
+            )
+        if not complete:
+            t.notes.append("the burst did not settle before --timeout")
+        t.notes.append(
+            "alert fields: where the alerting rule's hits were, as the alerts say; published: "
+            "the farm started listing the story; CPU: the daemon's process tree from the "
+            "publish to the last alert"
+        )
+    finally:
+        s.close()
+    return [t]
