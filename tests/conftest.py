@@ -288,6 +288,12 @@ def query(url: str, sql: str) -> list[tuple[object, ...]]:
         engine.dispose()
 
 
+def wait_for(predicate: Callable[[], object], timeout: float = 60.0) -> None:
+    """Fails the test unless `predicate` comes true within `timeout` seconds."""
+    if not wait_until(predicate, timeout):
+        raise AssertionError("condition not reached in time")
+
+
 def wait_until(predicate: Callable[[], object], timeout: float) -> bool:
     """Whether `predicate` came true within `timeout` seconds (polled every 20 ms)."""
     deadline = time.monotonic() + timeout
@@ -338,3 +344,27 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         names = getattr(item, "fixturenames", ())
         if "database_url" in names or "empty_database_url" in names:
             item.add_marker(pytest.mark.db)
+
+
+def slow_wires(server: FeedServer, delays: list[float], per_feed: int) -> dict[str, Any]:
+    """Feeds w0, w1, ... of `per_feed` distinct bulletins each, feed f answering after
+    delays[f] seconds: a busy cycle for the tests that break things in the middle of one."""
+    feeds: dict[str, Any] = {}
+    for f, delay in enumerate(delays):
+        items = "".join(
+            f"<item><title>Karabakh bulletin {f}-{i:02d}</title>"
+            f"<link>{server.url(f'/s/{f}/{i}')}</link><guid>s-{f}-{i}</guid>"
+            f"<description>Karabakh bulletin {i} of wire {f}.</description></item>"
+            for i in range(per_feed)
+        )
+        feeds[f"w{f}"] = {
+            "url": server.add(
+                f"/w{f}.xml",
+                f'<?xml version="1.0"?><rss version="2.0"><channel><title>w{f}</title>'
+                f"{items}</channel></rss>",
+                "application/rss+xml",
+            ),
+            "extract": False,
+        }
+        server.routes[f"/w{f}.xml"].delay = delay
+    return feeds

@@ -4,15 +4,12 @@ left unread by a killed daemon is read by the next start."""
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -20,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, Receiver, run_watcher, write_config
+from tests.conftest import Receiver, run_watcher, wait_for, write_config
+from tests.conftest import start_daemon as start
 
 PAGE = (
     "<html><head><title>{title}</title></head><body><article><h1>{title}</h1>"
@@ -114,27 +112,6 @@ def config(tmp_path: Path, pages: Pages, receiver: Receiver) -> Path:
             {"name": "reactor", "any": ["reactor"], "notify": ["hook"]},
         ],
     )
-
-
-def start(cfg: Path, log: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHER_")}
-    with log.open("ab") as err:
-        return subprocess.Popen(
-            [sys.executable, "-m", "watcher", "run", "-c", str(cfg)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-        )
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 def alerted(receiver: Receiver) -> Counter[tuple[str, str]]:

@@ -3,31 +3,17 @@ lost; a duplicate is possible only where a kill fell between a send and its mark
 
 from __future__ import annotations
 
-import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
-from tests.conftest import ROOT, FeedServer, Receiver, write_config
+from tests.conftest import FeedServer, Receiver, write_config
+from tests.conftest import start_daemon as start
 
 N = 200
 KILLS = 6
-
-
-def start(cfg: Path, log: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHER_")}
-    with log.open("ab") as err:
-        return subprocess.Popen(
-            [sys.executable, "-m", "watcher", "run", "-c", str(cfg)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-        )
 
 
 def test_kill_9_during_delivery_loses_nothing(

@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from tests.conftest import FeedServer, Receiver, start_daemon, wait_until, write_config
+from tests.conftest import FeedServer, Receiver, slow_wires, start_daemon, wait_until, write_config
 
 FEEDS, PER_FEED, KILLS = 8, 40, 6
 
@@ -36,24 +36,7 @@ def test_sigkill_many_times_in_a_busy_cycle_loses_no_story_match_or_alert(
     tmp_path: Path, feed_server: FeedServer, receiver: Receiver
 ) -> None:
     rng = random.Random(20261203)
-    feeds = {}
-    for f in range(FEEDS):
-        items = "".join(
-            f"<item><title>Karabakh bulletin {f}-{i:02d}</title>"
-            f"<link>{feed_server.url(f'/s/{f}/{i}')}</link><guid>s-{f}-{i}</guid>"
-            f"<description>Karabakh bulletin {i} of wire {f}.</description></item>"
-            for i in range(PER_FEED)
-        )
-        feeds[f"w{f}"] = {
-            "url": feed_server.add(
-                f"/w{f}.xml",
-                f'<?xml version="1.0"?><rss version="2.0"><channel><title>w{f}</title>'
-                f"{items}</channel></rss>",
-                "application/rss+xml",
-            ),
-            "extract": False,
-        }
-        feed_server.routes[f"/w{f}.xml"].delay = rng.uniform(1.5, 4.0)
+    feeds = slow_wires(feed_server, [rng.uniform(1.5, 4.0) for _ in range(FEEDS)], PER_FEED)
     db = tmp_path / "w.db"
     cfg = write_config(
         tmp_path / "w.yaml",

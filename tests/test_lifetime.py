@@ -12,68 +12,16 @@ import json
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.conftest import ROOT, FeedServer, run_watcher
+from benchmarks.procs import alive
+from benchmarks.procs import family as family_of
+from tests.conftest import FeedServer, run_watcher, wait_for
+from tests.conftest import start_daemon as start
 
 GRACE = 2.0
-
-
-def start(cfg: Path, log: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHER_")}
-    with log.open("ab") as err:
-        return subprocess.Popen(
-            [sys.executable, "-m", "watcher", "run", "-c", str(cfg)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-        )
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
-
-
-def _stat(pid: int) -> list[str] | None:
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # the command name may hold spaces and parentheses: split after its closing one
-    return raw[raw.rindex(")") + 2 :].split()
-
-
-def descendants(pid: int) -> dict[int, str]:
-    """Every living descendant of `pid`: its pid and start time (to tell a reused pid)."""
-    children: dict[int, list[int]] = {}
-    starts: dict[int, str] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and (fields := _stat(int(entry))) is not None:
-            children.setdefault(int(fields[1]), []).append(int(entry))
-            starts[int(entry)] = fields[19]
-    out: dict[int, str] = {}
-    todo = list(children.get(pid, []))
-    while todo:
-        child = todo.pop()
-        out[child] = starts[child]
-        todo.extend(children.get(child, []))
-    return out
-
-
-def alive(pid: int, started: str) -> bool:
-    fields = _stat(pid)
-    return fields is not None and fields[0] != "Z" and fields[19] == started
 
 
 def rss_feed(server: FeedServer, path: str, n: int) -> str:
@@ -110,8 +58,8 @@ rules:
     try:
         # the pool starts for the first parse: fork server, resource tracker, two workers
         wait_for(lambda: "poll feed=wire" in log.read_text())
-        wait_for(lambda: len(descendants(proc.pid)) >= 4)
-        family = descendants(proc.pid)
+        wait_for(lambda: len(family_of(proc.pid)) >= 4)
+        family = family_of(proc.pid)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         deadline = time.monotonic() + 5.0

@@ -33,6 +33,7 @@ from tests.conftest import (
     FeedServer,
     Receiver,
     query,
+    slow_wires,
     start_daemon,
     wait_until,
     write_config,
@@ -116,25 +117,10 @@ def test_a_postgresql_restart_mid_cycle_loses_no_story_match_or_alert(
     pg_server: Callable[[float], None],
 ) -> None:
     rng = random.Random(20261203)
-    feeds = {}
-    for f in range(FEEDS):
-        items = "".join(
-            f"<item><title>Karabakh bulletin {f}-{i:02d}</title>"
-            f"<link>{feed_server.url(f'/s/{f}/{i}')}</link><guid>s-{f}-{i}</guid>"
-            f"<description>Karabakh bulletin {i} of wire {f}.</description></item>"
-            for i in range(PER_FEED)
-        )
-        feeds[f"w{f}"] = {
-            "url": feed_server.add(
-                f"/w{f}.xml",
-                f'<?xml version="1.0"?><rss version="2.0"><channel><title>w{f}</title>'
-                f"{items}</channel></rss>",
-                "application/rss+xml",
-            ),
-            "extract": False,
-        }
-        # answers before, during and after the downtime
-        feed_server.routes[f"/w{f}.xml"].delay = 0.5 + 0.5 * f + rng.uniform(0.0, 0.3)
+    # answers before, during and after the downtime
+    feeds = slow_wires(
+        feed_server, [0.5 + 0.5 * f + rng.uniform(0.0, 0.3) for f in range(FEEDS)], PER_FEED
+    )
     cfg = write_config(
         tmp_path / "w.yaml",
         database=database_url,
