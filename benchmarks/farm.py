@@ -41,6 +41,7 @@ class FarmSpec:
     validators: bool = True  # ETag and Last-Modified, honoured with 304
     templated: bool = False
     window: int = 20  # most items a feed lists; older ones drop out
+    match_every: int = 10  # one story in this many carries the alerting rule's marker
 
     @property
     def host_count(self) -> int:
@@ -55,7 +56,8 @@ class Published:
     sid: int
     feed: int
     at: float  # time.time() when the feed started listing it
-    body_only: bool  # the marker is only in the article page
+    marked: bool  # the story carries the marker, so it is owed one alert
+    body_only: bool  # marked, and only in the article page
 
 
 @dataclass
@@ -89,8 +91,9 @@ class Farm:
     def publish(
         self, feeds: list[int], per_feed: int = 1, body_only_every: int = 0
     ) -> list[Published]:
-        """Add `per_feed` stories to each of `feeds` at once; with body_only_every=k, every k-th
-        story carries the marker only in its article page."""
+        """Add `per_feed` stories to each of `feeds` at once; one in `match_every` carries the
+        marker, and with body_only_every=k every k-th of those carries it only in its article
+        page."""
         return [Published(*p) for p in self._ask("publish", feeds, per_feed, body_only_every)]
 
     def initial(self) -> list[Published]:
@@ -173,10 +176,17 @@ async def _main(spec: FarmSpec, conn: Connection) -> None:
             for _ in range(per_feed):
                 sid = state["next"]
                 state["next"] += 1
-                body_only = bool(body_only_every) and sid % body_only_every == body_only_every - 1
-                stories[sid] = (now, story_text(sid, not body_only))
+                marked = sid % spec.match_every == 0
+                nth = sid // spec.match_every  # among the marked stories
+                body_only = (
+                    marked
+                    and bool(body_only_every)
+                    and nth % body_only_every == body_only_every - 1
+                )
+                where = texts.PAGE if body_only else texts.SUMMARY if marked else texts.NOWHERE
+                stories[sid] = (now, story_text(sid, where))
                 feeds[i].items.insert(0, sid)
-                out.append((sid, i, now, body_only))
+                out.append((sid, i, now, marked, body_only))
             feeds[i].version += 1
             feeds[i].modified = now
             render(i)
