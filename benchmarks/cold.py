@@ -78,7 +78,7 @@ def first_cycle(args: argparse.Namespace, feeds: int, terms: int, **farm: object
     complete = s.settle(stories, args.timeout)
     done = s.daemon.sample()
     alerts = s.alerted()
-    end = max([a for a, _ in alerts.values()] + [first, s.stored_at or time.time()])
+    end = max([a for a, _ in alerts.values()] + [first, s.complete_at or time.time()])
     return Cold(
         s, feeds, stories, end - t0, first - t0, done.cpu, startup_cpu, done.own_cpu, complete
     )

@@ -41,7 +41,7 @@ class Session:
         self.published: dict[int, Published] = {p.sid: p for p in self.farm.initial()}
         self.daemon = Daemon(self.farm, daemon_spec, self.receiver.url)
         self.alerting = daemon_spec.alerts
-        self.stored_at: float | None = None  # when settle() first saw every story stored
+        self.complete_at: float | None = None  # when settle() first saw every story complete
 
     def close(self) -> Sample | None:
         last = None
@@ -78,17 +78,18 @@ class Session:
         return out
 
     def settle(self, stories: int, timeout: float) -> bool:
-        """Wait until `stories` are stored, no delivery is pending and every story cluster the
-        alerting rule matched has its alert (one per cluster is the contract); False on
-        timeout. Notes in `stored_at` when it first saw the stories stored (to 0.5 s), which
-        ends a cycle whose last story alerts nobody."""
-        self.stored_at = None
+        """Wait until `stories` are stored with their article pages read, no delivery is
+        pending and every story cluster the alerting rule matched has its alert (one per
+        cluster is the contract); False on timeout. Notes in `complete_at` when it first saw the
+        stories stored and their pages read (to 0.5 s), which ends a cycle whose last story
+        alerts nobody."""
+        self.complete_at = None
 
         def done() -> bool:
             self.daemon.sample()  # raises if the daemon died
-            if self.daemon.stories() < stories:
+            if self.daemon.stories() < stories or self.daemon.pages_pending():
                 return False
-            self.stored_at = self.stored_at or time.time()
+            self.complete_at = self.complete_at or time.time()
             if self.daemon.pending():
                 return False
             return not self.alerting or len(self.alerted()) >= self.daemon.clusters(matched=True)
