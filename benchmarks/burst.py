@@ -80,7 +80,6 @@ def run(args: argparse.Namespace) -> list[Table]:
             fields = sorted({f for _, body in got.values() for f in body.split()})
             last = max((a for a, _ in got.values()), default=start) - start
             lat = s.latency(sids).cells()
-            pace = (total / stored if stored > 0 else None) if label == "all" else None
             t.add(
                 label,
                 len(sids),
@@ -89,7 +88,9 @@ def run(args: argparse.Namespace) -> list[Table]:
                 " ".join(fields) or "-",
                 *lat,
                 last if got else None,
-                pace if label == "all" else (len(got) / last if last > 0 else None),
+                (total / stored if stored > 0 else None)
+                if label == "all"
+                else (len(got) / last if last > 0 else None),
                 cpu if label == "all" else "",
                 1000 * cpu / total if label == "all" else "",
                 int(s.farm.counts()["page"]) if label == "all" else "",
@@ -103,8 +104,8 @@ def run(args: argparse.Namespace) -> list[Table]:
             "an alert; alert fields: where the alerting rule's hits were, as the alerts say; "
             "published: the farm started listing the story; stories/s: all stories stored with "
             "their pages read (row all, to 0.5 s) or the row's alerts, per second since the "
-            "publish; CPU: the "
-            "daemon's process tree from the publish to the burst settled, per story of all"
+            "publish; CPU: the daemon's process tree from the publish to the burst settled, "
+            "per story of all"
         )
     finally:
         s.close()
