@@ -25,6 +25,7 @@ COLUMNS = [
     "last alert after s",
     "stories/s",
     "CPU s",
+    "of which daemon process",
     "CPU ms/story",
     "pages fetched",
     "PSS MB",
@@ -92,6 +93,7 @@ def run(args: argparse.Namespace) -> list[Table]:
                 if label == "all"
                 else (len(got) / last if last > 0 else None),
                 cpu if label == "all" else "",
+                s1.own_cpu - s0.own_cpu if label == "all" else "",
                 1000 * cpu / total if label == "all" else "",
                 int(s.farm.counts()["page"]) if label == "all" else "",
                 mb(s.daemon.sampler.peak_pss_kb) if label == "all" else "",

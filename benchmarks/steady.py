@@ -25,6 +25,7 @@ COLUMNS = [
     "marked",
     "marked alerted",
     "CPU s",
+    "of which daemon process",
     "CPU ms/poll",
     "CPU ms/changed feed",
     "seen->alert p50/95/99 s",
@@ -99,6 +100,7 @@ def run(args: argparse.Namespace) -> list[Table]:
                 len(marked),
                 len(marked & alerted),
                 cpu,
+                s1.own_cpu - s0.own_cpu,
                 1000 * cpu / max(1, polls),
                 None if own is None else 1000 * own,
                 *lat,
@@ -135,6 +137,7 @@ def run(args: argparse.Namespace) -> list[Table]:
             "-",
             "-",
             naive.cpu,
+            "-",
             1000 * naive.cpu / naive.sample,
         )
         r2e = baselines.rss2email(sample, runs=2) if not args.no_rss2email else "skipped"
@@ -152,6 +155,7 @@ def run(args: argparse.Namespace) -> list[Table]:
                 "-",
                 "-",
                 b.cpu,
+                "-",
                 1000 * b.cpu / b.sample,
             )
             t.notes.append(
