@@ -4,6 +4,7 @@ story), beside the naive loop and rss2email on the same farm."""
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from dataclasses import dataclass
 
@@ -164,6 +165,7 @@ def run(args: argparse.Namespace) -> list[Table]:
             f"{marked_share(args)}, extraction off",
             COLUMNS,
         )
+        t.notes.append(f"load average (1 min) at this table's start: {os.getloadavg()[0]:.1f}")
         c = first_cycle(args, feeds, args.terms)
         try:
             watcher_row(t, c)
