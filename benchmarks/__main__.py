@@ -37,6 +37,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--items", type=int, default=10, help="items per feed at the start")
     ap.add_argument("--latency", type=float, default=0.05, help="seconds per answer")
     ap.add_argument("--templated", action="store_true", help="the same words but a number")
+    ap.add_argument(
+        "--match-every",
+        type=int,
+        default=10,
+        metavar="K",
+        help="one story in K carries the alerting rule's word (1: every story alerts)",
+    )
     ap.add_argument("--terms", type=int, default=1000, help="rule terms (rules scenario aside)")
     ap.add_argument("--concurrency", type=int, default=100, help="polling.concurrency")
     ap.add_argument("--interval", default="1h", help="feeds' pinned interval (cold, idle)")
@@ -58,6 +65,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--quick", action="store_true", help="everything small")
     ap.add_argument("--append-results", action="store_true", help="to benchmarks/RESULTS.md")
     args = ap.parse_args(argv)
+    if args.match_every < 1:
+        ap.error("--match-every must be 1 or more")
     if args.quick:
         for k, v in QUICK.items():
             if getattr(args, k) == ap.get_default(k):

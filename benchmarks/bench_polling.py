@@ -208,7 +208,7 @@ def watcher_cycles(urls: list[str], workers: str) -> dict[str, Any]:
     store.create_schema()
     rules = RuleSet.compile([r.spec for r in config.rules], config.term_lists)
     sync_feeds(store, config.feeds, datetime.now(UTC), config.polling.interval)
-    offload = WorkerPool.for_config(config, rules)
+    pool = WorkerPool.for_config(config, rules)
     results: list[dict[str, Any]] = []
     rss: dict[str, int] = {}
 
@@ -220,7 +220,7 @@ def watcher_cycles(urls: list[str], workers: str) -> dict[str, Any]:
                 fetcher=fetcher,
                 rules=rules,
                 clock=lambda: datetime.now(UTC),
-                offload=offload,
+                pool=pool,
             )
             for _ in range(2):
                 children = children_cpu()
@@ -243,7 +243,7 @@ def watcher_cycles(urls: list[str], workers: str) -> dict[str, Any]:
 
     logging.getLogger("watcher").setLevel(logging.WARNING)
     asyncio.run(cycles())
-    offload.close()
+    pool.close()
     store.close()
     return {
         "cycles": results,

@@ -4,6 +4,7 @@ story), beside the naive loop and rss2email on the same farm."""
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from dataclasses import dataclass
 
@@ -18,7 +19,9 @@ COLUMNS = [
     "feeds",
     "stories",
     "clusters",
-    "alerted",
+    "marked",
+    "alerts",
+    "marked alerted",
     "wall s",
     "start-up s",
     "CPU s",
@@ -51,7 +54,14 @@ class Cold:
 
 
 def first_cycle(args: argparse.Namespace, feeds: int, terms: int, **farm: object) -> Cold:
-    spec = FarmSpec(feeds, args.hosts, args.items, args.latency, templated=args.templated)
+    spec = FarmSpec(
+        feeds,
+        args.hosts,
+        args.items,
+        args.latency,
+        templated=args.templated,
+        match_every=args.match_every,
+    )
     spec = FarmSpec(**{**spec.__dict__, **farm})  # type: ignore[arg-type]
     s = Session(
         spec,
@@ -69,9 +79,17 @@ def first_cycle(args: argparse.Namespace, feeds: int, terms: int, **farm: object
     complete = s.settle(stories, args.timeout)
     done = s.daemon.sample()
     alerts = s.alerted()
-    end = max([a for a, _ in alerts.values()] + [first]) if alerts else time.time()
+    end = max([a for a, _ in alerts.values()] + [first, s.complete_at or time.time()])
     return Cold(
         s, feeds, stories, end - t0, first - t0, done.cpu, startup_cpu, done.own_cpu, complete
+    )
+
+
+def marked_share(args: argparse.Namespace) -> str:
+    return (
+        "every story alerting"
+        if args.match_every == 1
+        else f"1 story in {args.match_every} alerting"
     )
 
 
@@ -84,7 +102,9 @@ def watcher_row(t: Table, c: Cold) -> None:
         c.feeds,
         s.daemon.stories(),
         s.daemon.clusters(),
-        len(s.alerted()),
+        len(s.marked()),
+        s.alerts(),
+        s.marked_alerted(),
         c.wall,
         c.startup,
         c.cpu,
@@ -117,6 +137,8 @@ def compare(t: Table, c: Cold, args: argparse.Namespace) -> None:
             b.entries * c.feeds // b.sample,
             "-",
             "-",
+            "-",
+            "-",
             wall,
             "-",
             cpu,
@@ -139,9 +161,11 @@ def run(args: argparse.Namespace) -> list[Table]:
         mode = "templated" if args.templated else "distinct"
         t = Table(
             f"cold start: {feeds} feeds x {args.items} items ({mode} texts), "
-            f"{args.latency * 1000:g} ms latency, {args.terms} rule terms, extraction off",
+            f"{args.latency * 1000:g} ms latency, {args.terms} rule terms, "
+            f"{marked_share(args)}, extraction off",
             COLUMNS,
         )
+        t.notes.append(f"load average (1 min) at this table's start: {os.getloadavg()[0]:.1f}")
         c = first_cycle(args, feeds, args.terms)
         try:
             watcher_row(t, c)
@@ -150,9 +174,11 @@ def run(args: argparse.Namespace) -> list[Table]:
         finally:
             c.session.close()
         t.notes.append(
-            "wall: daemon launch -> last alert received; start-up: launch -> first request; "
-            "CPU: the daemon's process tree (workers, fork server included), CPU per poll and "
-            "per story after start-up"
+            "wall: daemon launch -> last alert received (or the last story stored); start-up: "
+            "launch -> first request; CPU: the daemon's process tree (workers, fork server "
+            "included), CPU per poll and per story (every story, marked or not) after start-up; "
+            "marked: stories carrying the alerting rule's word, each owed one alert; alerts: "
+            "received, duplicates included"
         )
         tables.append(t)
     return tables

@@ -134,6 +134,12 @@ class Daemon:
         rows = self.query(f"SELECT count(*) FROM {table}")
         return int(rows[0][0]) if rows else 0  # type: ignore[call-overload]
 
+    def pages_pending(self) -> int:
+        """Stories stored on their feed's text whose article page is still to be read (a
+        body-only match can only come after it)."""
+        rows = self.query("SELECT count(*) FROM stories WHERE body_source = 'pending'")
+        return int(rows[0][0]) if rows else 0  # type: ignore[call-overload]
+
     def pending(self) -> int:
         rows = self.query("SELECT count(*) FROM deliveries WHERE status IN ('pending', 'held')")
         return int(rows[0][0]) if rows else 0  # type: ignore[call-overload]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 from benchmarks.cold import first_cycle
@@ -28,6 +29,7 @@ def run(args: argparse.Namespace) -> list[Table]:
             f"idle: {feeds} feeds not due (interval {args.interval}), {args.terms} rule terms",
             COLUMNS,
         )
+        t.notes.append(f"load average (1 min) at this table's start: {os.getloadavg()[0]:.1f}")
         c = first_cycle(args, feeds, args.terms)
         try:
             time.sleep(5)  # the last alert's bookkeeping

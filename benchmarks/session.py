@@ -40,7 +40,8 @@ class Session:
         self.receiver = Receiver()
         self.published: dict[int, Published] = {p.sid: p for p in self.farm.initial()}
         self.daemon = Daemon(self.farm, daemon_spec, self.receiver.url)
-        self.alerts = daemon_spec.alerts
+        self.alerting = daemon_spec.alerts
+        self.complete_at: float | None = None  # when settle() first saw every story complete
 
     def close(self) -> Sample | None:
         last = None
@@ -55,31 +56,49 @@ class Session:
         for p in self.farm.publish(feeds, per_feed, body_only_every):
             self.published[p.sid] = p
 
+    def marked(self) -> set[int]:
+        """The stories that carry the alerting rule's marker: each is owed one alert."""
+        return {sid for sid, p in self.published.items() if p.marked}
+
+    def alerts(self) -> int:
+        """Alerts received, duplicates included (one per marked story is the contract)."""
+        return len(self.receiver.arrivals)
+
+    def marked_alerted(self) -> int:
+        marked = self.marked()
+        return sum(1 for sid in self.alerted() if sid in marked)
+
     def alerted(self) -> dict[int, tuple[float, str]]:
         """Story id -> (first alert's arrival, the fields its hits were in)."""
         out: dict[int, tuple[float, str]] = {}
         for a in list(self.receiver.arrivals):
-            m = _SID.search(a.title)
-            if m and int(m.group(1)) not in out:
-                out[int(m.group(1))] = (a.at, a.body)
+            sid = story_id(a.title)
+            if sid is not None and sid not in out:
+                out[sid] = (a.at, a.body)
         return out
 
     def settle(self, stories: int, timeout: float) -> bool:
-        """Wait until `stories` are stored, no delivery is pending and every story cluster the
-        alerting rule matched has its alert (one per cluster is the contract); False on
-        timeout."""
+        """Wait until `stories` are stored with their article pages read, no delivery is
+        pending and every story cluster the alerting rule matched has its alert (one per
+        cluster is the contract); False on timeout. Notes in `complete_at` when it first saw the
+        stories stored and their pages read (to 0.5 s), which ends a cycle whose last story
+        alerts nobody."""
+        self.complete_at = None
 
         def done() -> bool:
             self.daemon.sample()  # raises if the daemon died
-            if self.daemon.stories() < stories or self.daemon.pending():
+            if self.daemon.stories() < stories or self.daemon.pages_pending():
                 return False
-            return not self.alerts or len(self.alerted()) >= self.daemon.clusters(matched=True)
+            self.complete_at = self.complete_at or time.time()
+            if self.daemon.pending():
+                return False
+            return not self.alerting or len(self.alerted()) >= self.daemon.clusters(matched=True)
 
-        return wait_for(done, timeout, every=1.0)
+        return wait_for(done, timeout, every=0.5)
 
     def latency(self, sids: set[int] | None = None) -> Latency:
         seen_at = {
-            int(m.group(1)): t for u, t in self.daemon.first_seen().items() if (m := _SID.search(u))
+            sid: t for u, t in self.daemon.first_seen().items() if (sid := story_id(u)) is not None
         }
         seen, published = [], []
         for sid, (at, _) in self.alerted().items():
@@ -95,6 +114,12 @@ class Session:
         """When the farm answered its first request (the daemon's start-up ends about then)."""
         wait_for(lambda: "first_answer_at" in self.farm.counts(), timeout, every=0.05)
         return float(self.farm.counts().get("first_answer_at", time.time()))
+
+
+def story_id(link: str) -> int | None:
+    """The farm's story id in a story's link (an alert's title is the link)."""
+    m = _SID.search(link)
+    return int(m.group(1)) if m else None
 
 
 def mb(kb: int) -> float:

@@ -9,6 +9,7 @@ import argparse
 import random
 
 from benchmarks import baselines
+from benchmarks.cold import marked_share
 from benchmarks.daemon import DaemonSpec, wait_for
 from benchmarks.farm import FarmSpec
 from benchmarks.report import Table
@@ -21,7 +22,10 @@ COLUMNS = [
     "unchanged 200",
     "changed 200",
     "new stories",
+    "marked",
+    "marked alerted",
     "CPU s",
+    "of which daemon process",
     "CPU ms/poll",
     "CPU ms/changed feed",
     "seen->alert p50/95/99 s",
@@ -36,14 +40,21 @@ CYCLES = 2
 
 def run(args: argparse.Namespace) -> list[Table]:
     n = args.steady_feeds
-    farm = FarmSpec(n, args.hosts, args.items, args.latency, templated=args.templated)
+    farm = FarmSpec(
+        n,
+        args.hosts,
+        args.items,
+        args.latency,
+        templated=args.templated,
+        match_every=args.match_every,
+    )
     daemon = DaemonSpec(
         interval=f"{args.steady_cycle:g}s", terms=args.terms, concurrency=args.concurrency
     )
     t = Table(
         f"steady state: {n} feeds x {args.items} items, polled every {args.steady_cycle:g} s "
         f"(pinned, +-10% jitter), {args.latency * 1000:g} ms latency, {args.terms} rule terms, "
-        f"{CHANGING:.0%} of feeds changing per cycle",
+        f"{CHANGING:.0%} of feeds changing per cycle, {marked_share(args)}",
         COLUMNS,
     )
     s = Session(farm, daemon)
@@ -77,6 +88,8 @@ def run(args: argparse.Namespace) -> list[Table]:
             per_poll[key] = cpu / max(1, polls)
             own = (cpu - per_304 * (polls - changed)) / changed if changed else None
             lat = s.latency(new).cells() if new else ["-", "-"]
+            marked = new & s.marked()
+            alerted = set(s.alerted())
             t.add(
                 label,
                 polls,
@@ -84,7 +97,10 @@ def run(args: argparse.Namespace) -> list[Table]:
                 d["feed_200_same"],
                 changed,
                 len(new),
+                len(marked),
+                len(marked & alerted),
                 cpu,
+                s1.own_cpu - s0.own_cpu,
                 1000 * cpu / max(1, polls),
                 None if own is None else 1000 * own,
                 *lat,
@@ -118,7 +134,10 @@ def run(args: argparse.Namespace) -> list[Table]:
             "-",
             naive.sample,
             "-",
+            "-",
+            "-",
             naive.cpu,
+            "-",
             1000 * naive.cpu / naive.sample,
         )
         r2e = baselines.rss2email(sample, runs=2) if not args.no_rss2email else "skipped"
@@ -133,7 +152,10 @@ def run(args: argparse.Namespace) -> list[Table]:
                 "-",
                 "-",
                 "-",
+                "-",
+                "-",
                 b.cpu,
+                "-",
                 1000 * b.cpu / b.sample,
             )
             t.notes.append(

@@ -16,8 +16,12 @@ from pathlib import Path
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
 PAGES = CORPUS / "pages"
 MARKER = "benchwire"
-"""The one word the benchmark's alerting rule looks for: in a story's summary, or only in its
-article page for a body-only story."""
+"""The one word the benchmark's alerting rule looks for: in a marked story's summary, or only in
+its article page for a body-only story; unmarked stories (most of them, as on real feeds, where
+a desk's alerting rules hit a small share of stories) have it nowhere."""
+
+SUMMARY, PAGE, NOWHERE = "summary", "page", "nowhere"
+"""Where a story carries the marker."""
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-ZА-ЯЁ\"“])")
 _NOW = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
@@ -76,18 +80,19 @@ def _halves(a: str, b: str, middle: str = "") -> str:
     return " ".join([*x[: max(3, len(x) // 2)], *middle.split(), *y[len(y) // 2 :]])
 
 
-def distinct(sid: int, marker_in_summary: bool) -> StoryText:
+def distinct(sid: int, marker: str) -> StoryText:
     """A story of its own: a headline of two sentence fragments and a wire slug (unique per sid,
     so no two stories share a normalised headline), and a summary of two sentences each made of
-    two halves of corpus sentences; the marker, when there, sits inside the first."""
+    two halves of corpus sentences; the marker (`marker` says where: SUMMARY, PAGE or NOWHERE)
+    sits inside the first sentence of the summary, or at the end of the page's text."""
     pool = sentences()
     rng = random.Random(sid)
     a, b, c, d, e, f, g = (pool[rng.randrange(len(pool))] for _ in range(7))
     head = " ".join(a.rstrip(".!?").split()[:7] + b.rstrip(".!?").split()[-5:])
     title = f"{head} ({_code(sid)})"
-    summary = f"{_halves(c, d, MARKER if marker_in_summary else '')} {_halves(e, f)}"
+    summary = f"{_halves(c, d, MARKER if marker == SUMMARY else '')} {_halves(e, f)}"
     page = f"{summary} {g}"
-    if not marker_in_summary:
+    if marker == PAGE:
         page = f"{page} The {MARKER} desk reports."
     return StoryText(title, summary, page)
 
@@ -105,17 +110,18 @@ def paragraphs(sid: int, own: str, count: int, at: int) -> list[str]:
     return out
 
 
-def templated(sid: int, marker_in_summary: bool) -> StoryText:
-    """The same words but a number, as a daily rate table or a score line is."""
+def templated(sid: int, marker: str) -> StoryText:
+    """The same words but a number, as a daily rate table or a score line is; the marker as in
+    `distinct`."""
     rate = 1.5 + (sid % 9973) / 10000
     title = f"Official exchange rate of the manat for item {sid}: 1 US dollar = {rate:.4f} AZN"
     summary = (
         f"The Central Bank set the official rate at {rate:.4f} manat per US dollar "
         f"(bulletin {sid}); the euro and the rouble rates follow in the table."
     )
-    if marker_in_summary:
+    if marker == SUMMARY:
         summary += f" Published by the {MARKER} desk."
-    page = summary if marker_in_summary else f"{summary} Published by the {MARKER} desk."
+    page = f"{summary} Published by the {MARKER} desk." if marker == PAGE else summary
     return StoryText(title, summary, page)
 
 
