@@ -11,7 +11,9 @@ from pathlib import Path
 
 from benchmarks.report import Table, append_results, machine
 
-SCENARIOS = ("cold", "steady", "burst", "rules", "idle", "growth")
+SCENARIOS = ("cold", "steady", "burst", "rules", "idle", "growth", "quality")
+# scenarios kept as scripts of their own: module, and the arguments the suite runs it with
+SCRIPTS = {"growth": ("bench_growth", []), "quality": ("bench_extract", ["--seed", "15"])}
 QUICK = {
     "feeds": [50],
     "items": 5,
@@ -82,19 +84,23 @@ def _has_growth() -> bool:
 
 
 def _scenario(name: str, args: argparse.Namespace) -> list[Table]:
-    """A scenario module's tables; bench_growth.py, written apart, may instead be a script,
-    whose printed output is then kept as it is."""
-    module = importlib.import_module(f"benchmarks.{'bench_growth' if name == 'growth' else name}")
+    """A scenario module's tables; a script of its own (SCRIPTS: growth, and quality, the
+    extraction scores over the corpus truth pages) is run and its printed output kept as is."""
+    module_name, script_args = SCRIPTS.get(name, (name, []))
+    module = importlib.import_module(f"benchmarks.{module_name}")
     if hasattr(module, "run"):
         return list(module.run(args))
     script = Path(module.__file__ or "")
     done = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, cwd=script.parent.parent
+        [sys.executable, str(script), *script_args],
+        capture_output=True,
+        text=True,
+        cwd=script.parent.parent,
     )
     out = done.stdout + (
         f"\n(exit {done.returncode}) {done.stderr[-2000:]}" if done.returncode else ""
     )
-    return [Table(f"growth: {script.name}", [], raw=out)]
+    return [Table(f"{name}: {script.name}", [], raw=out)]
 
 
 def main(argv: list[str]) -> None:
