@@ -5,7 +5,6 @@ is crowded the candidates are exactly those of a count over every band row."""
 
 from __future__ import annotations
 
-import random
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
+from benchmarks.bench_cluster import rate_table as rates
 from watcher.config import FeedConfig
 from watcher.ingest.parse import Entry
 from watcher.ingest.prepare import FeedRef, prepare_story
@@ -45,20 +45,6 @@ REPRINT = (  # an agency's copy: a dateline, a word changed, the last sentence d
 )
 LOOK_ALIKES = 300  # several times PER_KEY in the crowded buckets
 NO_RULES = RuleSet.compile([], {})
-
-
-def rates(n: int) -> tuple[str, str]:
-    """A daily rate table: the same words every day, the numbers apart."""
-    rng = random.Random(n)
-    table = ", ".join(
-        f"{c} {rng.uniform(0.5, 500):.4f}" for c in ("USD", "EUR", "RUB", "GBP", "CNY", "JPY")
-    )
-    return (
-        f"Exchange rates for day {n}",
-        f"The Central Bank set the following exchange rates for day {n}: {table}. The rates "
-        "apply to transactions from 09:00 local time and are published every business day by "
-        "the bank's press service.",
-    )
 
 
 @pytest.fixture
