@@ -60,7 +60,7 @@ def _warnings(config: Config) -> Iterator[tuple[Path, str]]:
     elif not config.rules:
         yield (), "no rules: stories are stored but nothing ever matches (add rules: entries)"
     yield from _duplicate_urls(config)
-    # once, not per rule: 1,000 rules x 10,000 feeds was seconds of every start-up
+    # once, not per rule: 1,000 rules x 10,000 feeds was seconds of every check and reload
     names = {f.name for f in config.feeds}
     tags = {t for f in config.feeds for t in f.tags}
     for i, rule in enumerate(config.rules):
@@ -160,7 +160,7 @@ class _LineFinder:
 
     def _root(self) -> yaml.Node | None:
         """Composed at the first warning: most configs have none, and composing a 10,000-feed
-        file again at start-up costs seconds of CPU and tens of MB at the peak."""
+        file again on every check and reload costs seconds of CPU and tens of MB at the peak."""
         if not self.composed:
             self.composed = True
             try:
