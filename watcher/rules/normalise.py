@@ -97,8 +97,8 @@ def _word_classes() -> tuple[str, str]:
     once, lazily, from the running Python's Unicode database (a few tens of ms).
 
     Code points are scanned a plane at a time: the whole range as one string is 1.1 million
-    one-character strings on the way, about 100 MB at the peak, which the allocator then keeps
-    as resident memory of every process that tokenizes (the daemon and each worker).
+    one-character strings on the way, about 100 MB at the peak; in the daemon, which compiles
+    the rules among its long-lived start-up objects, the allocator kept much of it resident.
     """
     excluded = re.compile(f"[{_CJK}{re.escape(APOSTROPHES)}_]")
     word = re.compile(r"\w+")
