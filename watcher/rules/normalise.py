@@ -66,6 +66,7 @@ PLACEHOLDER: Final = "_"
 APOSTROPHES: Final = "'’‘ʼʻ`´′＇"
 _CJK: Final = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 _CACHE_LIMIT: Final = 500_000
+_PLANE: Final = 0x10000
 
 
 def _ranges(codepoints: Iterable[int]) -> list[tuple[int, int]]:
@@ -94,20 +95,27 @@ def _word_classes() -> tuple[str, str]:
     Two classes because re compiles a class of BMP characters to a bitmap (fast) but one that
     reaches beyond U+FFFF to a list of ranges (several times slower per character). Computed
     once, lazily, from the running Python's Unicode database (a few tens of ms).
+
+    Code points are scanned a plane at a time: the whole range as one string is 1.1 million
+    one-character strings on the way, about 100 MB at the peak; in the daemon, which compiles
+    the rules among its long-lived start-up objects, the allocator kept much of it resident.
     """
     excluded = re.compile(f"[{_CJK}{re.escape(APOSTROPHES)}_]")
-    everything = "".join(map(chr, range(sys.maxunicode + 1)))
-    alnum = [
-        cp
-        for m in re.finditer(r"\w+", everything)
-        for cp in range(m.start(), m.end())
-        if not excluded.match(everything[cp])
-    ]
+    word = re.compile(r"\w+")
+    chars: set[int] = set()
+    for base in range(0, sys.maxunicode + 1, _PLANE):
+        plane = "".join(map(chr, range(base, min(base + _PLANE, sys.maxunicode + 1))))
+        chars.update(
+            base + i
+            for m in word.finditer(plane)
+            for i in range(m.start(), m.end())
+            if not excluded.match(plane[i])
+        )
     # Combining marks live below U+20000 apart from the variation selectors supplement.
     candidates = itertools.chain(range(0x20000), range(0xE0100, 0xE01F0))
-    marks = [cp for cp in candidates if unicodedata.category(chr(cp))[0] == "M"]
-    chars = sorted(set(alnum) | set(marks))
-    return _class(c for c in chars if c <= 0xFFFF), _class(c for c in chars if c > 0xFFFF)
+    chars.update(cp for cp in candidates if unicodedata.category(chr(cp))[0] == "M")
+    ordered = sorted(chars)
+    return _class(c for c in ordered if c <= 0xFFFF), _class(c for c in ordered if c > 0xFFFF)
 
 
 @cache
