@@ -161,6 +161,13 @@ def test_bad_durations(text: str) -> None:
         parse_duration(text)
 
 
+def test_a_duration_of_the_wrong_type_is_a_config_error() -> None:
+    """Found by the config loader's property test: a list where a duration goes escaped as an
+    AttributeError instead of a message naming the key."""
+    found = problems("polling: {timeout: []}\n")
+    assert any("timeout" in p and "expected a duration" in p for p in found), found
+
+
 def test_check_command_exit_codes(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(BAD, encoding="utf-8")

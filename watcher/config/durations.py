@@ -10,7 +10,7 @@ _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 
 def parse_duration(text: str | int | float) -> float:
     """Seconds in `text`; bare numbers are seconds. Raises ValueError with a usable message."""
-    if isinstance(text, bool):
+    if isinstance(text, bool) or not isinstance(text, str | int | float):  # a list, a mapping
         raise ValueError(f"expected a duration like 90s, 5m, 2h or 30d, got {text!r}")
     if isinstance(text, int | float):
         if text < 0:
