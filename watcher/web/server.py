@@ -216,10 +216,12 @@ def bind(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        # two processes binding at the same moment both pass bind (SO_REUSEADDR: neither
+        # listens yet); the second learns the port is taken only here
+        sock.listen(128)
     except OSError as exc:
         sock.close()
         raise WatcherError(f"http.listen {host}:{port}: cannot listen: {exc.strerror}") from exc
-    sock.listen(128)
     sock.setblocking(False)
     return sock
 
