@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from operator import itemgetter
 from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, Column, delete, func, or_, text
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
@@ -50,11 +51,14 @@ ClusterKeys = tuple[str | None, str, Fingerprint | None]  # canonical URL, title
 class Nearby:
     """The canonical links, title keys and band keys that stories within the window already
     have. A new story sharing none of them starts its own cluster without any of find_cluster's
-    queries; one sharing any may join one, and find_cluster decides."""
+    queries; one sharing a link, a title or a band key with a story of this transaction may
+    join one, and find_cluster decides; one sharing only band keys of stored stories joins one
+    only if `stored_lookalikes` confirms it."""
 
     urls: set[str]
     titles: set[str]
-    bands: set[int]
+    bands: set[int]  # of stored stories
+    fresh: set[int] = field(default_factory=set)  # of stories written in this transaction
 
     @classmethod
     def around(cls, s: Session, keys: Sequence[ClusterKeys], now: datetime) -> Nearby:
@@ -74,13 +78,17 @@ class Nearby:
             ),
         )
 
-    def could_join(self, keys: ClusterKeys) -> bool:
+    def linked(self, keys: ClusterKeys) -> bool:
         url, title, fp = keys
         return bool(
             (url and url in self.urls)
             or (title and title in self.titles)
-            or (fp is not None and not self.bands.isdisjoint(fp.bands))
+            or (fp is not None and not self.fresh.isdisjoint(fp.bands))
         )
+
+    def shares_stored(self, keys: ClusterKeys) -> bool:
+        fp = keys[2]
+        return fp is not None and not self.bands.isdisjoint(fp.bands)
 
     def add(self, keys: ClusterKeys) -> None:
         url, title, fp = keys
@@ -89,7 +97,7 @@ class Nearby:
         if title:
             self.titles.add(title)
         if fp is not None:
-            self.bands.update(fp.bands)
+            self.fresh.update(fp.bands)
 
 
 def present(conn: Connection, column: Column[Any], values: set[T], since: Any) -> set[T]:
@@ -132,24 +140,44 @@ def band_candidates(conn: Connection, bands: Sequence[int], since: Any) -> list[
     unless the original is itself one of many look-alikes, those buckets hold a few stories and
     are read whole. Where no bucket holds more than PER_KEY stories, the answer is what the
     GROUP BY gave. `since` is bound for story_bands.seen_at."""
-    if not bands:
-        return []
+    return rank_candidates(bands, bucket_heads(conn, set(bands), since), since)
+
+
+Buckets = dict[int, list[tuple[int, Any]]]  # band key -> (story id, seen_at as bound)
+
+
+def bucket_heads(conn: Connection, keys: set[int], since: Any) -> Buckets:
+    """The newest PER_KEY rows of each band key within the window (`since` bound for
+    story_bands.seen_at), for any number of keys in one statement: one story's keys when it is
+    clustered, or every key a whole poll's stories share with stored ones when they are checked
+    together (stories_could_join)."""
+    if not keys:
+        return {}
     if conn.dialect.name == "sqlite":
-        one = (
-            "SELECT story_id FROM (SELECT story_id FROM story_bands WHERE band_key = ? "
-            "AND seen_at >= ? ORDER BY seen_at DESC LIMIT ?)"
+        sql = (
+            "SELECT v.value, b.story_id, b.seen_at FROM json_each(?) AS v JOIN story_bands AS b "
+            "ON b.id IN (SELECT id FROM story_bands WHERE band_key = v.value AND seen_at >= ? "
+            "ORDER BY seen_at DESC LIMIT ?)"
         )
-        sql = " UNION ALL ".join([one] * len(bands))
-        params: tuple[Any, ...] = tuple(p for k in bands for p in (k, since, PER_KEY))
-        rows = conn.exec_driver_sql(sql, params)
+        rows = conn.exec_driver_sql(sql, (json.dumps(sorted(keys)), since, PER_KEY))
     else:
         sql = (
-            "SELECT b.story_id FROM unnest(CAST(%s AS bigint[])) AS k CROSS JOIN LATERAL "
-            "(SELECT story_id FROM story_bands WHERE band_key = k AND seen_at >= %s "
-            "ORDER BY seen_at DESC LIMIT %s) AS b"
+            "SELECT k, b.story_id, b.seen_at FROM unnest(CAST(%s AS bigint[])) AS k CROSS JOIN "
+            "LATERAL (SELECT story_id, seen_at FROM story_bands WHERE band_key = k AND "
+            "seen_at >= %s ORDER BY seen_at DESC LIMIT %s) AS b"
         )
-        rows = conn.exec_driver_sql(sql, (list(bands), since, PER_KEY))
-    shared = Counter(sid for (sid,) in rows)
+        rows = conn.exec_driver_sql(sql, (sorted(keys), since, PER_KEY))
+    out: Buckets = {}
+    for key, sid, seen in rows:
+        out.setdefault(int(key), []).append((int(sid), seen))
+    return out
+
+
+def rank_candidates(bands: Sequence[int], buckets: Buckets, since: Any) -> list[int]:
+    """Stories of `buckets` seen since `since` (bound), counted by the keys of `bands` they
+    share: the most first, then the earliest id, at most MAX_CANDIDATES. Buckets read with an
+    earlier `since` give the same answer: the rows of a later window are a prefix of each."""
+    shared = Counter(sid for k in bands for sid, seen in buckets.get(k, ()) if seen >= since)
     best = sorted(shared.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_CANDIDATES]
     return [sid for sid, _ in best]
 
@@ -186,27 +214,61 @@ def find_cluster(
         conn = s.connection()
         bands = StoryBand.__table__  # type: ignore[attr-defined]
         ids = band_candidates(conn, fp.bands, bind(conn, bands.c.seen_at, since))
-        found = (
-            s.exec(
-                select(
-                    StoryRow.id, StoryRow.cluster_id, StoryRow.signature, StoryRow.title_key
-                ).where(col(StoryRow.id).in_(ids))
-            ).all()
-            if ids
-            else []
-        )
-        order = {sid: i for i, sid in enumerate(ids)}
-        for sid, cid, sig, tkey in sorted(found, key=lambda r: order.get(r[0] or 0, 0)):
-            # bands are not needed to compare, and recomputing them costs ~60 µs a candidate
-            if not sig:
-                continue
-            compared += 1
-            if same_story(fp, Fingerprint(unpack(sig), (), tkey or "")):
-                cluster = cid or sid
-                break
+        cluster, compared = first_same(fp, signatures(conn, ids))
     if cluster is None:
         return ClusterInfo(cluster_id=None, compared=compared)
     return replace(cluster_state(s, cluster, feed), compared=compared)
+
+
+def signatures(conn: Connection, ids: Sequence[int]) -> list[Candidate]:
+    """(id, cluster id, packed signature, title key) of stories `ids`, in the order given."""
+    if not ids:
+        return []
+    stories = StoryRow.__table__  # type: ignore[attr-defined]
+    c = stories.c
+    rows = conn.execute(
+        sa_select(c.id, c.cluster_id, c.signature, c.title_key).where(c.id.in_(list(ids)))
+    ).all()
+    order = {sid: i for i, sid in enumerate(ids)}
+    return sorted(((r[0], r[1], r[2], r[3]) for r in rows), key=lambda r: order.get(r[0], 0))
+
+
+Candidate = tuple[int, int | None, bytes | None, str | None]  # id, cluster, signature, title key
+
+
+def stored_lookalikes(
+    conn: Connection, asks: Sequence[tuple[Fingerprint, Any]]
+) -> list[tuple[int | None, int]]:
+    """For each (fingerprint, window start bound for story_bands.seen_at), the cluster that
+    find_cluster would join it to through its band keys (None: none) and how many stories it
+    compared: the same candidates, ranked and confirmed alike, for a whole batch in two
+    statements. Distinct stories share a band key by chance often enough (one in several of a
+    cold start's stories did) that asking one by one, each in a savepoint of its own, was most
+    of the cost of storing them."""
+    if not asks:
+        return []
+    keys = {k for fp, _ in asks for k in fp.bands}
+    buckets = bucket_heads(conn, keys, min(since for _, since in asks))
+    ranked = [rank_candidates(fp.bands, buckets, since) for fp, since in asks]
+    found = {r[0]: r for r in signatures(conn, sorted({i for r in ranked for i in r}))}
+    return [
+        first_same(fp, [found[sid] for sid in ids if sid in found])
+        for (fp, _), ids in zip(asks, ranked, strict=True)
+    ]
+
+
+def first_same(fp: Fingerprint, candidates: Sequence[Candidate]) -> tuple[int | None, int]:
+    """The cluster of the first candidate that is the same story as `fp`, and how many were
+    compared (candidates without a signature are not)."""
+    compared = 0
+    for sid, cid, sig, tkey in candidates:
+        # bands are not needed to compare, and recomputing them costs ~60 µs a candidate
+        if not sig:
+            continue
+        compared += 1
+        if same_story(fp, Fingerprint(unpack(sig), (), tkey or "")):
+            return cid or sid, compared
+    return None, compared
 
 
 def cluster_state(s: Session, cluster: int, feed: str) -> ClusterInfo:

@@ -219,6 +219,20 @@ def insert_rows(
     conn.exec_driver_sql(sql, list(rows))
 
 
+def next_ids(conn: Connection, table: str, n: int) -> list[int]:
+    """`n` ids of `table` no other writer can take, for rows written with their id (so that
+    rows referring to them go in the same batch): PostgreSQL's sequence, or on SQLite the ids
+    after the largest (what SQLite itself would assign; the write lock is held)."""
+    if conn.dialect.name == "sqlite":
+        top = conn.exec_driver_sql(f"SELECT COALESCE(MAX(id), 0) FROM {table}").scalar_one()
+        return list(range(int(top) + 1, int(top) + 1 + n))
+    got = conn.exec_driver_sql(
+        f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)",
+        (n,),
+    )
+    return [int(v) for (v,) in got]
+
+
 def bind(conn: Connection, column: Column[Any], value: Any) -> Any:
     """`value` as the driver receives it for `column` (for `insert_rows(..., bound=True)`)."""
     process = column.type._cached_bind_processor(conn.dialect)

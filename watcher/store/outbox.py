@@ -20,9 +20,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, update
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
-from watcher.store.db import Store
+from watcher.store.db import Store, insert_rows, next_ids
 from watcher.store.matches import sources_of
 from watcher.store.tables import AlertRow, DeliveryRow, DigestState, StoryRow
 
@@ -62,29 +63,53 @@ class Claimed:
 def add_alert(s: Session, story_id: int | None, a: OutboxAlert, now: datetime) -> None:
     """In the caller's transaction, so the alert commits with its match (or the feed's new
     health) or not at all."""
-    alert = AlertRow(
-        story_id=story_id,
-        notifier=a.notifier,
-        kind=a.kind,
-        priority=a.priority,
-        title=a.title,
-        context=json.dumps(a.context, ensure_ascii=False),
-        rule_template=json.dumps(a.rule_template) if a.rule_template else None,
-        created_at=now,
-    )
-    s.add(alert)
-    s.flush()
-    assert alert.id is not None
-    for target in range(a.targets):
-        s.add(
-            DeliveryRow(
-                alert_id=alert.id,
-                notifier=a.notifier,
-                target=target,
-                status="held" if a.held else "pending",
-                next_attempt_at=now,
+    insert_alerts(s.connection(), [(story_id, a)], now)
+
+
+ALERT_COLUMNS = [
+    *("id", "story_id", "notifier", "kind", "priority", "title", "context"),
+    *("rule_template", "created_at"),
+]
+
+
+def insert_alerts(
+    conn: Connection, alerts: Sequence[tuple[int | None, OutboxAlert]], now: datetime
+) -> None:
+    """Alerts (story id or None, alert) and their deliveries, two executemany statements for
+    any number: the alert ids are taken first, so the deliveries need no read-back of each
+    alert (through the ORM, a flush per alert cost more than storing its story)."""
+    if not alerts:
+        return
+    ids = next_ids(conn, "alerts", len(alerts))
+    insert_rows(
+        conn,
+        AlertRow.__table__,  # type: ignore[attr-defined]
+        ALERT_COLUMNS,
+        [
+            (
+                aid,
+                story_id,
+                a.notifier,
+                a.kind,
+                a.priority,
+                a.title,
+                json.dumps(a.context, ensure_ascii=False),
+                json.dumps(a.rule_template) if a.rule_template else None,
+                now,
             )
-        )
+            for aid, (story_id, a) in zip(ids, alerts, strict=True)
+        ],
+    )
+    insert_rows(
+        conn,
+        DeliveryRow.__table__,  # type: ignore[attr-defined]
+        ["alert_id", "notifier", "target", "status", "attempts", "next_attempt_at"],
+        [
+            (aid, a.notifier, target, "held" if a.held else "pending", 0, now)
+            for aid, (_, a) in zip(ids, alerts, strict=True)
+            for target in range(a.targets)
+        ],
+    )
 
 
 def claim_due(

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import or_
 from sqlalchemy import select as sa_select
@@ -24,14 +25,23 @@ from watcher.errors import StoreError
 from watcher.model import NewStory
 from watcher.neardup import Fingerprint, pack
 from watcher.rules import RuleMatch
-from watcher.store.clusters import ClusterInfo, ClusterKeys, Nearby, find_cluster, index_stories
-from watcher.store.db import Store, insert_rows, refused_write
+from watcher.store.clusters import (
+    WINDOW,
+    ClusterInfo,
+    ClusterKeys,
+    Nearby,
+    find_cluster,
+    index_stories,
+    stored_lookalikes,
+)
+from watcher.store.db import Store, bind, insert_rows, next_ids, refused_write
 from watcher.store.feeds import FeedUpdate, state_changes, write_states
-from watcher.store.outbox import OutboxAlert, add_alert
+from watcher.store.outbox import OutboxAlert, add_alert, insert_alerts
 from watcher.store.tables import (
     AlertRow,
     FeedState,
     MatchRow,
+    StoryBand,
     StoryRow,
     StoryUpdate,
 )
@@ -185,12 +195,14 @@ def save_polls(store: Store, polls: Sequence[PollToSave]) -> list[StoreError | N
             for name in fenced:
                 del by_name[name]
         nearby = Nearby(set(), set(), set())
+        lookalikes: dict[int, tuple[int | None, int]] = {}
         if any(p.items for p in polls):
             # Cluster decisions read other processes' stories: take them one at a time.
             store.serialize(s, "stories")
             now = max(p.update.polled_at for p in polls if p.items)
             keys = [_cluster_keys(i) for p in polls for i in p.items]
             nearby = Nearby.around(s, keys, now)
+            lookalikes = _stored_lookalikes(s, polls, nearby)
         # a 304 or an error: nothing that can fail alone, and a cycle of them shares one shape
         write_states(
             s,
@@ -212,7 +224,9 @@ def save_polls(store: Store, polls: Sequence[PollToSave]) -> list[StoreError | N
                 with s.begin_nested():
                     write_states(s, [(poll.feed, state_changes(row, poll.update))])
                     if poll.items:
-                        _save_stories(s, poll.feed, poll.items, poll.update.polled_at, nearby)
+                        _save_stories(
+                            s, poll.feed, poll.items, poll.update.polled_at, nearby, lookalikes
+                        )
                     for upd in poll.updates:
                         with s.begin_nested():
                             _save_update(s, upd, poll.update.polled_at)
@@ -228,24 +242,49 @@ def save_polls(store: Store, polls: Sequence[PollToSave]) -> list[StoreError | N
     return out
 
 
+def _stored_lookalikes(
+    s: Session, polls: Sequence[PollToSave], nearby: Nearby
+) -> dict[int, tuple[int | None, int]]:
+    """For the new stories (by id()) that share band keys with stored stories: the cluster
+    find_cluster would join them to (None: none), and how many stories it compared. Those that
+    join take the careful path; most share a key by chance and are written in the batch."""
+    conn = s.connection()
+    seen_at = StoryBand.__table__.c.seen_at  # type: ignore[attr-defined]
+    asked = [
+        (item, fp, bind(conn, seen_at, poll.update.polled_at - WINDOW))
+        for poll in polls
+        for item in poll.items
+        if (fp := item.fingerprint) is not None and nearby.shares_stored(_cluster_keys(item))
+    ]
+    joins = stored_lookalikes(conn, [(fp, since) for _, fp, since in asked])
+    return {id(item): join for (item, _, _), join in zip(asked, joins, strict=True)}
+
+
 def _save_stories(
-    s: Session, feed: str, items: Sequence[StoryToSave], now: datetime, nearby: Nearby
+    s: Session,
+    feed: str,
+    items: Sequence[StoryToSave],
+    now: datetime,
+    nearby: Nearby,
+    lookalikes: dict[int, tuple[int | None, int]],
 ) -> None:
     """Almost every new story starts its own cluster, and those are written together: one
     multi-row insert for the stories and one for their band keys, instead of a savepoint, five
     cluster queries and ~45 row writes each (5 ms a story, most of a first poll's cost). A story
-    that may join a cluster (a link, title or band key already in the window, in the database or
-    earlier in this transaction: `nearby`) takes the careful path, after what precedes it is
-    written, so it sees exactly what it would have seen had every story been saved one by one."""
-    fresh: list[StoryToSave] = []
+    that may join a cluster (a link or title already in the window, a band key of a story
+    written earlier in this transaction, or a stored look-alike: `nearby`, `lookalikes`) takes
+    the careful path, after what precedes it is written, so it sees exactly what it would have
+    seen had every story been saved one by one."""
+    fresh: list[tuple[StoryToSave, int]] = []  # with the stored stories it was compared with
     for item in items:
         keys = _cluster_keys(item)
-        if nearby.could_join(keys):
+        joins, compared = lookalikes.get(id(item), (None, 0))
+        if nearby.linked(keys) or joins is not None:
             _insert_fresh(s, feed, fresh, now)
             fresh = []
             _save_one(s, feed, item, now)
         else:
-            fresh.append(item)
+            fresh.append((item, compared))
         nearby.add(keys)
     _insert_fresh(s, feed, fresh, now)
 
@@ -264,23 +303,26 @@ def _save_one(s: Session, feed: str, item: StoryToSave, now: datetime) -> None:
         log.warning("feed=%s story %r was already stored; skipped", feed, item.story.key)
 
 
-def _insert_fresh(s: Session, feed: str, items: Sequence[StoryToSave], now: datetime) -> None:
+def _insert_fresh(
+    s: Session, feed: str, items: Sequence[tuple[StoryToSave, int]], now: datetime
+) -> None:
     if not items:
         return
     try:
         with s.begin_nested():
             _insert_batch(s, items, now)
     except IntegrityError:
-        for item in items:  # find the one already stored; keep the others
+        for item, _ in items:  # find the one already stored; keep the others
             _save_one(s, feed, item, now)
 
 
-def _insert_batch(s: Session, items: Sequence[StoryToSave], now: datetime) -> None:
+def _insert_batch(s: Session, batch: Sequence[tuple[StoryToSave, int]], now: datetime) -> None:
     """Stories that start their own cluster, with their index rows. Ids are taken first, so
     that cluster_id = id is written with the row and not by an update (which PostgreSQL would
     pay for with a second copy of the row and a second tsvector)."""
     conn = s.connection()
-    ids = _next_ids(conn, len(items))
+    items = [item for item, _ in batch]
+    ids = next_ids(conn, "stories", len(items))
     fields = [f.name for f in dataclasses.fields(NewStory)]
     rows = [
         (
@@ -296,25 +338,22 @@ def _insert_batch(s: Session, items: Sequence[StoryToSave], now: datetime) -> No
     index_stories(
         conn, [(sid, item.fingerprint) for sid, item in zip(ids, items, strict=True)], now
     )
-    alone = ClusterInfo(cluster_id=None)
-    for sid, item in zip(ids, items, strict=True):
-        for m in item.matches:
-            s.add(match_row(sid, m, now))
-        for a in item.alerts(alone) if callable(item.alerts) else item.alerts:
-            add_alert(s, sid, a, now)
-
-
-def _next_ids(conn: Connection, n: int) -> list[int]:
-    """`n` story ids no other writer can take: PostgreSQL's sequence, or on SQLite the ids
-    after the largest (what SQLite itself would assign; the write lock is held)."""
-    if conn.dialect.name == "sqlite":
-        top = conn.exec_driver_sql("SELECT COALESCE(MAX(id), 0) FROM stories").scalar_one()
-        return list(range(int(top) + 1, int(top) + 1 + n))
-    got = conn.exec_driver_sql(
-        "SELECT nextval(pg_get_serial_sequence('stories', 'id')) FROM generate_series(1, %s)",
-        (n,),
+    insert_matches(
+        conn, [(sid, m) for sid, item in zip(ids, items, strict=True) for m in item.matches], now
     )
-    return [int(v) for (v,) in got]
+    insert_alerts(
+        conn,
+        [
+            (sid, a)
+            for sid, (item, compared) in zip(ids, batch, strict=True)
+            for a in (
+                item.alerts(ClusterInfo(cluster_id=None, compared=compared))
+                if callable(item.alerts)
+                else item.alerts
+            )
+        ],
+        now,
+    )
 
 
 def _save_update(s: Session, upd: UpdateToSave, now: datetime) -> None:
@@ -327,9 +366,9 @@ def _save_update(s: Session, upd: UpdateToSave, now: datetime) -> None:
     story.title, story.summary, story.search_text = upd.title, upd.summary, upd.search_text
     s.add(story)
     had = set(s.exec(select(MatchRow.rule).where(MatchRow.story_id == upd.story_id)).all())
-    for m in upd.matches:
-        if m.rule not in had:
-            s.add(match_row(upd.story_id, m, now))
+    insert_matches(
+        s.connection(), [(upd.story_id, m) for m in upd.matches if m.rule not in had], now
+    )
     sent = set(
         s.exec(
             select(AlertRow.notifier).where(
@@ -356,22 +395,42 @@ def _save_story(s: Session, feed: str, item: StoryToSave, now: datetime) -> None
     if story.cluster_id is None:
         story.cluster_id = story.id
         s.add(story)
-    index_stories(s.connection(), [(story.id, item.fingerprint)], now)
-    for m in item.matches:
-        s.add(match_row(story.id, m, now))
+    conn = s.connection()
+    index_stories(conn, [(story.id, item.fingerprint)], now)
+    insert_matches(conn, [(story.id, m) for m in item.matches], now)
     alerts = item.alerts(info) if callable(item.alerts) else item.alerts
-    for a in alerts:
-        add_alert(s, story.id, a, now)
+    insert_alerts(conn, [(story.id, a) for a in alerts], now)
+
+
+MATCH_COLUMNS = ["story_id", "rule", "terms", "hits", "snippet", "score", "matched_at"]
+
+
+def match_values(story_id: int, m: RuleMatch, now: datetime) -> tuple[Any, ...]:
+    """A match as stored, in MATCH_COLUMNS order."""
+    hits = [h.as_dict() for h in m.hits]
+    return (
+        story_id,
+        m.rule,
+        json.dumps(list(m.terms), ensure_ascii=False),
+        json.dumps(hits, ensure_ascii=False),
+        m.marked_snippet(),
+        m.score,
+        now,
+    )
+
+
+def insert_matches(
+    conn: Connection, matches: Sequence[tuple[int, RuleMatch]], now: datetime
+) -> None:
+    """(story id, match) rows in one executemany: a story matches several rules (seven on
+    average with a thousand rule terms), and an ORM object each cost more than the story."""
+    insert_rows(
+        conn,
+        MatchRow.__table__,  # type: ignore[attr-defined]
+        MATCH_COLUMNS,
+        [match_values(sid, m, now) for sid, m in matches],
+    )
 
 
 def match_row(story_id: int, m: RuleMatch, now: datetime) -> MatchRow:
-    hits = [h.as_dict() for h in m.hits]
-    return MatchRow(
-        story_id=story_id,
-        rule=m.rule,
-        terms=json.dumps(list(m.terms), ensure_ascii=False),
-        hits=json.dumps(hits, ensure_ascii=False),
-        snippet=m.marked_snippet(),
-        score=m.score,
-        matched_at=now,
-    )
+    return MatchRow(**dict(zip(MATCH_COLUMNS, match_values(story_id, m, now), strict=True)))
