@@ -157,7 +157,7 @@ def fill(store: Store, make: Callable[[int], tuple[str, str]], n: int) -> None:
             seen = NOW - WINDOW_SPREAD + WINDOW_SPREAD * i / max(n, 1)
             chunk.append(story(i, "old", *make(i), seen))
         with store.write() as s:
-            _insert_batch(s, chunk, chunk[0].story.first_seen_at)
+            _insert_batch(s, [(c, 0) for c in chunk], chunk[0].story.first_seen_at)
 
 
 def backend_cpu(store: Store) -> float:

@@ -150,7 +150,7 @@ def bucket_heads(conn: Connection, keys: set[int], since: Any) -> Buckets:
     """The newest PER_KEY rows of each band key within the window (`since` bound for
     story_bands.seen_at), for any number of keys in one statement: one story's keys when it is
     clustered, or every key a whole poll's stories share with stored ones when they are checked
-    together (stories_could_join)."""
+    together (stored_lookalikes)."""
     if not keys:
         return {}
     if conn.dialect.name == "sqlite":

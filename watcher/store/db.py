@@ -183,6 +183,11 @@ def _tune_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
+        # 32 MB of page cache, not 2: each new story adds 42 band-key rows at random places of
+        # one index, and once that index outgrows the cache every insert reads a page back
+        # (bench_growth: 0.99 -> 0.81 ms a story with 10,000 stored). Pages are only held once
+        # read, so a small database costs no more.
+        cur.execute("PRAGMA cache_size=-32768")
         cur.close()
 
     @event.listens_for(engine, "begin")
