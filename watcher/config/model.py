@@ -386,6 +386,15 @@ class Config(Frozen):
     def feed(self, name: str) -> FeedConfig | None:
         return self._feeds_by_name.get(name)
 
+    def rule(self, name: str) -> RuleConfig | None:
+        return self._rules_by_name.get(name)
+
+    @functools.cached_property
+    def _rules_by_name(self) -> dict[str, RuleConfig]:
+        """Every new story's alert decision looks up the rules it matched: a dict of a thousand
+        rules built per story cost more than the decision."""
+        return {r.name: r for r in self.rules}
+
     @functools.cached_property
     def feed_names(self) -> frozenset[str]:
         return frozenset(self._feeds_by_name)

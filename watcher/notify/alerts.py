@@ -26,11 +26,13 @@ def build_alerts(
     cluster_size: int = 1,
     kind: str = "alert",
 ) -> tuple[OutboxAlert, ...]:
-    rules = {r.name: r for r in config.rules}
     by_notifier: dict[str, list[RuleMatch]] = {}
     for m in matches:
-        for name in rules[m.rule].notify if m.rule in rules else ():
+        rule = config.rule(m.rule)
+        for name in rule.notify if rule is not None else ():
             by_notifier.setdefault(name, []).append(m)
+    if not by_notifier:
+        return ()
     story_vars = story.variables()
     out = []
     for name, ms in by_notifier.items():
@@ -41,7 +43,7 @@ def build_alerts(
             story_vars, [_rule_vars(m) for m in ms], sources, cluster_size, kind, now
         )
         high = any(m.priority == "high" for m in ms)
-        user = next((rules[m.rule] for m in ms if rules[m.rule].template), None)
+        user = next((r for m in ms if (r := config.rule(m.rule)) and r.template), None)
         template = user.template if user else None
         if template is not None:
             assert user is not None
@@ -81,15 +83,14 @@ def cluster_alerts(
     """A rule alerts once per story cluster: a later copy of the same story from another feed
     alerts only for rules no earlier copy matched, and sends one follow-up (`escalation`) when
     the cluster reaches the rule's `escalate_at` sources."""
-    rules = {r.name: r for r in config.rules}
     fresh = [m for m in matches if m.rule not in info.alerted_rules]
     due = [
         m
         for m in matches
         if m.rule in info.alerted_rules
         and m.rule not in info.escalated_rules
-        and m.rule in rules
-        and (n := rules[m.rule].escalate_at) is not None
+        and (rule := config.rule(m.rule)) is not None
+        and (n := rule.escalate_at) is not None
         and info.size >= n
     ]
     return build_alerts(config, story, fresh, now, info.sources, info.size) + build_alerts(
