@@ -1,6 +1,7 @@
-"""Stories that share band keys with stored stories by chance are written in the poll's batch,
-checked together (`stored_lookalikes`), instead of one by one in the careful path: the outcome
-must be what the careful path gives for every story. Stories built of shared stock sentences
+"""Stories that share band keys with stored stories, or with stories written earlier in the
+same transaction, by chance are written in the poll's batch, checked together
+(`store.clusters.Lookalikes`), instead of one by one in the careful path: the outcome must be
+what the careful path gives for every story. Stories built of shared stock sentences
 collide in LSH buckets often without being the same story, and every twentieth is an edited
 reprint of an earlier one, which must join it."""
 

@@ -21,7 +21,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
-from watcher.neardup import Fingerprint, same_story, unpack
+from watcher.neardup import Fingerprint, pack, same_story, unpack
 from watcher.store.db import Store, bind, insert_rows
 from watcher.store.matches import MAX_SOURCES
 from watcher.store.tables import AlertRow, MatchRow, StoryBand, StoryRow
@@ -51,9 +51,8 @@ ClusterKeys = tuple[str | None, str, Fingerprint | None]  # canonical URL, title
 class Nearby:
     """The canonical links, title keys and band keys that stories within the window already
     have. A new story sharing none of them starts its own cluster without any of find_cluster's
-    queries; one sharing a link, a title or a band key with a story of this transaction may
-    join one, and find_cluster decides; one sharing only band keys of stored stories joins one
-    only if `stored_lookalikes` confirms it."""
+    queries; one sharing a link or a title may join one, and find_cluster decides; one sharing
+    band keys joins one only if `Lookalikes` finds it would."""
 
     urls: set[str]
     titles: set[str]
@@ -79,16 +78,14 @@ class Nearby:
         )
 
     def linked(self, keys: ClusterKeys) -> bool:
-        url, title, fp = keys
-        return bool(
-            (url and url in self.urls)
-            or (title and title in self.titles)
-            or (fp is not None and not self.fresh.isdisjoint(fp.bands))
-        )
+        url, title, _ = keys
+        return bool((url and url in self.urls) or (title and title in self.titles))
 
-    def shares_stored(self, keys: ClusterKeys) -> bool:
+    def shares_band(self, keys: ClusterKeys) -> bool:
         fp = keys[2]
-        return fp is not None and not self.bands.isdisjoint(fp.bands)
+        return fp is not None and not (
+            self.bands.isdisjoint(fp.bands) and self.fresh.isdisjoint(fp.bands)
+        )
 
     def add(self, keys: ClusterKeys) -> None:
         url, title, fp = keys
@@ -150,7 +147,7 @@ def bucket_heads(conn: Connection, keys: set[int], since: Any) -> Buckets:
     """The newest PER_KEY rows of each band key within the window (`since` bound for
     story_bands.seen_at), for any number of keys in one statement: one story's keys when it is
     clustered, or every key a whole poll's stories share with stored ones when they are checked
-    together (stored_lookalikes)."""
+    together (Lookalikes)."""
     if not keys:
         return {}
     if conn.dialect.name == "sqlite":
@@ -236,25 +233,58 @@ def signatures(conn: Connection, ids: Sequence[int]) -> list[Candidate]:
 Candidate = tuple[int, int | None, bytes | None, str | None]  # id, cluster, signature, title key
 
 
-def stored_lookalikes(
-    conn: Connection, asks: Sequence[tuple[Fingerprint, Any]]
-) -> list[tuple[int | None, int]]:
-    """For each (fingerprint, window start bound for story_bands.seen_at), the cluster that
-    find_cluster would join it to through its band keys (None: none) and how many stories it
-    compared: the same candidates, ranked and confirmed alike, for a whole batch in two
-    statements. Distinct stories share a band key by chance often enough (one in several of a
-    cold start's stories did) that asking one by one, each in a savepoint of its own, was most
-    of the cost of storing them."""
-    if not asks:
-        return []
-    keys = {k for fp, _ in asks for k in fp.bands}
-    buckets = bucket_heads(conn, keys, min(since for _, since in asks))
-    ranked = [rank_candidates(fp.bands, buckets, since) for fp, since in asks]
-    found = {r[0]: r for r in signatures(conn, sorted({i for r in ranked for i in r}))}
-    return [
-        first_same(fp, [found[sid] for sid in ids if sid in found])
-        for (fp, _), ids in zip(asks, ranked, strict=True)
-    ]
+@dataclass
+class Lookalikes:
+    """The band-key candidates of a transaction's new stories, as find_cluster would find them
+    story by story: the stored buckets read once for the whole transaction, then the stories
+    the transaction writes, kept here as they are written. A story that would join one of them
+    takes the careful path; the rest (distinct stories share a band key by chance often: most
+    of a cold start's stories did) are written in the batch, with the number of stories they
+    were compared with. Asked one by one, each in a savepoint of its own, those chance
+    collisions were most of the cost of storing a first cycle."""
+
+    buckets: Buckets  # stored rows of the keys asked, newest PER_KEY of each
+    stored: dict[int, Candidate]
+    written: dict[int, list[tuple[Any, int, Candidate]]] = field(default_factory=dict)
+    count: int = 0  # stories written
+
+    @classmethod
+    def read(cls, conn: Connection, keys: set[int], since: Any) -> Lookalikes:
+        """`keys`: the stored band keys the new stories have; `since`: the earliest window start
+        of their polls, bound for story_bands.seen_at."""
+        buckets = bucket_heads(conn, keys, since)
+        ids = sorted({sid for rows in buckets.values() for sid, _ in rows})
+        return cls(buckets, {r[0]: r for r in signatures(conn, ids)})
+
+    def decide(self, fp: Fingerprint, since: Any) -> tuple[bool, int]:
+        """Whether `fp` (a story of a poll whose window starts at `since`) joins a stored or
+        written story through its band keys, and how many it compares. Per key the newest
+        PER_KEY rows count, written ones newest (they are inserted after every stored one);
+        then those sharing the most keys, the earliest first, as band_candidates ranks them."""
+        shared: Counter[tuple[int, int]] = Counter()
+        found: dict[tuple[int, int], Candidate] = {}
+        for key in fp.bands:
+            # the latest written first, then the stored, among equal times (a stable sort)
+            rows = [(seen, (1, n), c) for seen, n, c in reversed(self.written.get(key, []))]
+            rows += [
+                (seen, (0, sid), self.stored[sid])
+                for sid, seen in self.buckets.get(key, ())
+                if sid in self.stored
+            ]
+            rows.sort(key=itemgetter(0), reverse=True)
+            for _, ident, cand in [r for r in rows if r[0] >= since][:PER_KEY]:
+                shared[ident] += 1
+                found[ident] = cand
+        best = sorted(shared.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_CANDIDATES]
+        cluster, compared = first_same(fp, [found[ident] for ident, _ in best])
+        return cluster is not None, compared
+
+    def add(self, fp: Fingerprint, title_key: str, seen: Any) -> None:
+        """A story this transaction wrote (`seen` bound for story_bands.seen_at)."""
+        self.count += 1
+        cand: Candidate = (0, None, pack(fp.signature), title_key)
+        for key in fp.bands:
+            self.written.setdefault(key, []).append((seen, self.count, cand))
 
 
 def first_same(fp: Fingerprint, candidates: Sequence[Candidate]) -> tuple[int | None, int]:

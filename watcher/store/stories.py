@@ -29,10 +29,10 @@ from watcher.store.clusters import (
     WINDOW,
     ClusterInfo,
     ClusterKeys,
+    Lookalikes,
     Nearby,
     find_cluster,
     index_stories,
-    stored_lookalikes,
 )
 from watcher.store.db import Store, bind, insert_rows, next_ids, refused_write
 from watcher.store.feeds import FeedUpdate, state_changes, write_states
@@ -47,6 +47,7 @@ from watcher.store.tables import (
 )
 
 log = logging.getLogger("watcher.store")
+_SEEN_AT = StoryBand.__table__.c.seen_at  # type: ignore[attr-defined]
 
 
 AlertBuilder = Callable[[ClusterInfo], tuple[OutboxAlert, ...]]
@@ -195,14 +196,14 @@ def save_polls(store: Store, polls: Sequence[PollToSave]) -> list[StoreError | N
             for name in fenced:
                 del by_name[name]
         nearby = Nearby(set(), set(), set())
-        lookalikes: dict[int, tuple[int | None, int]] = {}
+        lookalikes = Lookalikes({}, {})
         if any(p.items for p in polls):
             # Cluster decisions read other processes' stories: take them one at a time.
             store.serialize(s, "stories")
             now = max(p.update.polled_at for p in polls if p.items)
             keys = [_cluster_keys(i) for p in polls for i in p.items]
             nearby = Nearby.around(s, keys, now)
-            lookalikes = _stored_lookalikes(s, polls, nearby)
+            lookalikes = _lookalikes(s, polls, nearby)
         # a 304 or an error: nothing that can fail alone, and a cycle of them shares one shape
         write_states(
             s,
@@ -242,22 +243,11 @@ def save_polls(store: Store, polls: Sequence[PollToSave]) -> list[StoreError | N
     return out
 
 
-def _stored_lookalikes(
-    s: Session, polls: Sequence[PollToSave], nearby: Nearby
-) -> dict[int, tuple[int | None, int]]:
-    """For the new stories (by id()) that share band keys with stored stories: the cluster
-    find_cluster would join them to (None: none), and how many stories it compared. Those that
-    join take the careful path; most share a key by chance and are written in the batch."""
+def _lookalikes(s: Session, polls: Sequence[PollToSave], nearby: Nearby) -> Lookalikes:
     conn = s.connection()
-    seen_at = StoryBand.__table__.c.seen_at  # type: ignore[attr-defined]
-    asked = [
-        (item, fp, bind(conn, seen_at, poll.update.polled_at - WINDOW))
-        for poll in polls
-        for item in poll.items
-        if (fp := item.fingerprint) is not None and nearby.shares_stored(_cluster_keys(item))
-    ]
-    joins = stored_lookalikes(conn, [(fp, since) for _, fp, since in asked])
-    return {id(item): join for (item, _, _), join in zip(asked, joins, strict=True)}
+    earliest = min(p.update.polled_at for p in polls if p.items) - WINDOW
+    keys = {k for p in polls for i in p.items if i.fingerprint for k in i.fingerprint.bands}
+    return Lookalikes.read(conn, keys & nearby.bands, bind(conn, _SEEN_AT, earliest))
 
 
 def _save_stories(
@@ -266,7 +256,7 @@ def _save_stories(
     items: Sequence[StoryToSave],
     now: datetime,
     nearby: Nearby,
-    lookalikes: dict[int, tuple[int | None, int]],
+    lookalikes: Lookalikes,
 ) -> None:
     """Almost every new story starts its own cluster, and those are written together: one
     multi-row insert for the stories and one for their band keys, instead of a savepoint, five
@@ -275,17 +265,24 @@ def _save_stories(
     written earlier in this transaction, or a stored look-alike: `nearby`, `lookalikes`) takes
     the careful path, after what precedes it is written, so it sees exactly what it would have
     seen had every story been saved one by one."""
-    fresh: list[tuple[StoryToSave, int]] = []  # with the stored stories it was compared with
+    fresh: list[tuple[StoryToSave, int]] = []  # with the stories it was compared with
+    conn = s.connection()
+    since, seen = bind(conn, _SEEN_AT, now - WINDOW), bind(conn, _SEEN_AT, now)
     for item in items:
         keys = _cluster_keys(item)
-        joins, compared = lookalikes.get(id(item), (None, 0))
-        if nearby.linked(keys) or joins is not None:
+        fp = item.fingerprint
+        joins, compared = False, 0
+        if fp is not None and nearby.shares_band(keys):
+            joins, compared = lookalikes.decide(fp, since)
+        if joins or nearby.linked(keys):
             _insert_fresh(s, feed, fresh, now)
             fresh = []
             _save_one(s, feed, item, now)
         else:
             fresh.append((item, compared))
         nearby.add(keys)
+        if fp is not None:
+            lookalikes.add(fp, item.story.title_key, seen)
     _insert_fresh(s, feed, fresh, now)
 
 
