@@ -391,8 +391,8 @@ class Config(Frozen):
 
     @functools.cached_property
     def _rules_by_name(self) -> dict[str, RuleConfig]:
-        """Every new story's alert decision looks up the rules it matched: a dict of a thousand
-        rules built per story cost more than the decision."""
+        """Every new story's alert decision looks up the rules it matched: a dict of every rule
+        built per story (twice) cost more than the decision."""
         return {r.name: r for r in self.rules}
 
     @functools.cached_property
