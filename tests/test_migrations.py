@@ -195,3 +195,81 @@ def test_downgrade_from_0003_puts_pending_health_alerts_back(empty_database_url:
     upgrade(store)
     assert [d.kind for d in list_deliveries(store)] == ["health", "health"]
     store.close()
+
+
+def test_a_database_upgraded_with_its_band_data_keeps_clustering(empty_database_url: str) -> None:
+    """A story stored at migration 1 with its signature and band rows is still found after the
+    upgrade to head: a reprint of it from another feed joins its cluster, a different story
+    does not. The cluster lookup of issue 18 (bounded per band key, decided in batches) reads
+    the band rows an older watcher wrote."""
+    from datetime import timedelta
+
+    from sqlalchemy import text
+
+    from tests.test_cluster_bounds import NO_RULES, REPRINT, WIRE
+    from watcher.config import FeedConfig
+    from watcher.ingest.parse import Entry
+    from watcher.ingest.prepare import FeedRef, prepare_story
+    from watcher.neardup import fingerprint, pack
+    from watcher.store import sync_feeds
+    from watcher.store.feeds import FeedUpdate
+    from watcher.store.stories import StoryToSave, save_poll
+
+    title = "Border crossing agreed in Tbilisi"
+    fp = fingerprint(title, WIRE)
+    assert fp.bands
+    store = Store(empty_database_url)
+    upgrade(store, "0001")
+    with store.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO stories (feed, key, title, summary, body, body_source, "
+                "content_hash, first_seen_at, search_text, title_key, signature) "
+                "VALUES ('wire', 'guid:1', :title, '', :body, 'feed', 'h1', "
+                "'2026-11-01 00:00:00', '', :tkey, :sig)"
+            ),
+            {"title": title, "body": WIRE, "tkey": fp.title_key, "sig": pack(fp.signature)},
+        )
+        original = conn.execute(text("SELECT id FROM stories")).scalar_one()
+        conn.execute(text("UPDATE stories SET cluster_id = id"))
+        for key in fp.bands:
+            conn.execute(
+                text(
+                    "INSERT INTO story_bands (story_id, band_key, seen_at) "
+                    "VALUES (:s, :k, '2026-11-01 00:00:00')"
+                ),
+                {"s": original, "k": key},
+            )
+    upgrade(store)
+    assert current(store) == head()
+    at = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
+    sync_feeds(store, [FeedConfig(name="agency", url="https://agency.example/rss")], at, 300)
+
+    def item(n: int, heading: str, body: str) -> StoryToSave:
+        entry = Entry(
+            guid=f"agency-{n}",
+            link=f"https://agency.example/news/{n}",
+            title=heading,
+            summary="",
+            content="",
+            published_at=at,
+        )
+        p = prepare_story(NO_RULES, FeedRef("agency"), entry, body, "feed", at)
+        return StoryToSave(story=p.story, fingerprint=p.fingerprint)
+
+    other = (
+        "Heavy snow closed the mountain pass for the third day running, and the roads agency "
+        "said ploughs could not reach the upper villages before the weekend because of the "
+        "risk of avalanches on the northern slope above the old tunnel and the new bridge."
+    )
+    save_poll(
+        store,
+        "agency",
+        FeedUpdate(polled_at=at, next_poll_at=at + timedelta(minutes=5), status=200, error=None),
+        [item(2, "Tbilisi: new crossing point", REPRINT), item(3, "Snow closes the pass", other)],
+    )
+    with store.engine.connect() as conn:
+        clusters = dict(conn.execute(text("SELECT key, cluster_id FROM stories")).all())
+    store.close()
+    assert clusters["guid:agency-2"] == original  # the reprint joined the story stored before
+    assert clusters["guid:agency-3"] != original
