@@ -15,12 +15,13 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
+from benchmarks.bench_cluster import rate_table
 from watcher.config import FeedConfig
 from watcher.ingest.parse import Entry
 from watcher.ingest.prepare import FeedRef, prepare_story
 from watcher.rules import RuleSet
 from watcher.store import Store, sync_feeds
-from watcher.store.clusters import ClusterInfo
+from watcher.store.clusters import MAX_CANDIDATES, ClusterInfo
 from watcher.store.feeds import FeedUpdate
 from watcher.store.stories import PollToSave, StoryToSave, _save_one, save_polls
 from watcher.store.tables import StoryRow
@@ -61,11 +62,11 @@ class Seen:
     def __init__(self) -> None:
         self.infos: dict[str, ClusterInfo] = {}
 
-    def item(self, feed: str, n: int, body: str, at: datetime) -> StoryToSave:
+    def item(self, feed: str, n: int, body: str, at: datetime, title: str = "") -> StoryToSave:
         entry = Entry(
             guid=f"{feed}-{n}",
             link=f"https://{feed}.example/news/{n}",
-            title=f"Report number {n} from the {feed} desk",
+            title=title or f"Report number {n} from the {feed} desk",
             summary="",
             content="",
             published_at=at,
@@ -80,18 +81,20 @@ class Seen:
         return StoryToSave(story=p.story, fingerprint=p.fingerprint, alerts=alerts)
 
 
-def polls(seen: Seen) -> list[list[PollToSave]]:
-    """Transactions of five polls of ten stories, ten minutes apart."""
-    texts = bodies(400)
+def polls(seen: Seen, texts: list[tuple[str, str]], per_poll: int) -> list[list[PollToSave]]:
+    """Transactions of five polls, ten minutes apart."""
     out = []
-    for t in range(8):
+    for t in range(len(texts) // (5 * per_poll)):
         at = T0 + timedelta(minutes=10 * t)
         update = FeedUpdate(polled_at=at, next_poll_at=at, status=200, error=None)
         batch = []
         for p in range(5):
             feed = FEEDS[(t * 5 + p) % len(FEEDS)]
-            first = (t * 5 + p) * 10
-            items = [seen.item(feed, n, texts[n], at) for n in range(first, first + 10)]
+            first = (t * 5 + p) * per_poll
+            items = [
+                seen.item(feed, n, texts[n][1], at, texts[n][0])
+                for n in range(first, first + per_poll)
+            ]
             batch.append(PollToSave(feed, update, items))
         out.append(batch)
     return out
@@ -132,20 +135,26 @@ def outcome(store: Store, seen: Seen) -> dict[str, tuple[str, int, bool, tuple[s
     }
 
 
-def test_chance_lookalikes_are_batched_with_the_careful_outcome(
-    stores: tuple[Store, Store],
-) -> None:
+def both_ways(
+    stores: tuple[Store, Store], texts: list[tuple[str, str]], per_poll: int
+) -> tuple[dict[str, tuple[str, int, bool, tuple[str, ...]]], ...]:
+    """What the batched path and the careful one (every story on its own) stored."""
     batched_store, careful_store = stores
     batched, careful = Seen(), Seen()
-    for transaction in polls(batched):
+    for transaction in polls(batched, texts, per_poll):
         assert save_polls(batched_store, transaction) == [None] * len(transaction)
-    for transaction in polls(careful):
+    for transaction in polls(careful, texts, per_poll):
         with careful_store.write() as s:
             for poll in transaction:
                 for item in poll.items:
                     _save_one(s, poll.feed, item, poll.update.polled_at)
+    return outcome(batched_store, batched), outcome(careful_store, careful)
 
-    got, want = outcome(batched_store, batched), outcome(careful_store, careful)
+
+def test_chance_lookalikes_are_batched_with_the_careful_outcome(
+    stores: tuple[Store, Store],
+) -> None:
+    got, want = both_ways(stores, [("", body) for body in bodies(400)], 10)
     assert got == want
     assert len(got) == 400
     # the data does exercise both paths: reprints joined an earlier story, and stories that
@@ -154,3 +163,13 @@ def test_chance_lookalikes_are_batched_with_the_careful_outcome(
     compared_apart = [k for k, (first, n, alone, _) in got.items() if alone and n > 0]
     assert len(joined) >= 10
     assert len(compared_apart) >= 20
+
+
+def test_crowded_buckets_within_a_transaction_keep_the_careful_outcome(
+    stores: tuple[Store, Store],
+) -> None:
+    """A rate table in every poll, a hundred a transaction: each band bucket holds several
+    times PER_KEY stories of the same transaction, of which only the newest count."""
+    got, want = both_ways(stores, [rate_table(n) for n in range(300)], 20)
+    assert got == want
+    assert all(n == MAX_CANDIDATES for _, n, _, _ in list(got.values())[100:])

@@ -233,6 +233,9 @@ def signatures(conn: Connection, ids: Sequence[int]) -> list[Candidate]:
 Candidate = tuple[int, int | None, bytes | None, str | None]  # id, cluster, signature, title key
 
 
+BandRow = tuple[Any, tuple[int, int], Candidate]  # seen_at, rank among equals, the story
+
+
 @dataclass
 class Lookalikes:
     """The band-key candidates of a transaction's new stories, as find_cluster would find them
@@ -243,9 +246,8 @@ class Lookalikes:
     were compared with. Asked one by one, each in a savepoint of its own, those chance
     collisions were most of the cost of storing a first cycle."""
 
-    buckets: Buckets  # stored rows of the keys asked, newest PER_KEY of each
-    stored: dict[int, Candidate]
-    written: dict[int, list[tuple[Any, int, Candidate]]] = field(default_factory=dict)
+    stored: dict[int, list[BandRow]]  # per band key, its newest PER_KEY stored rows, newest first
+    written: dict[int, list[BandRow]] = field(default_factory=dict)  # the same, of this transaction
     count: int = 0  # stories written
 
     @classmethod
@@ -254,37 +256,49 @@ class Lookalikes:
         of their polls, bound for story_bands.seen_at."""
         buckets = bucket_heads(conn, keys, since)
         ids = sorted({sid for rows in buckets.values() for sid, _ in rows})
-        return cls(buckets, {r[0]: r for r in signatures(conn, ids)})
+        found = {r[0]: r for r in signatures(conn, ids)}
+        stored = {
+            key: sorted(
+                ((seen, (0, sid), found[sid]) for sid, seen in rows if sid in found),
+                key=itemgetter(0),
+                reverse=True,
+            )
+            for key, rows in buckets.items()
+        }
+        return cls(stored)
 
     def decide(self, fp: Fingerprint, since: Any) -> tuple[bool, int]:
         """Whether `fp` (a story of a poll whose window starts at `since`) joins a stored or
         written story through its band keys, and how many it compares. Per key the newest
-        PER_KEY rows count, written ones newest (they are inserted after every stored one);
-        then those sharing the most keys, the earliest first, as band_candidates ranks them."""
+        PER_KEY rows count, the written before the stored among equal times (they are inserted
+        after them, and the index is read backwards); then those sharing the most keys, the
+        earliest first, as band_candidates ranks them."""
         shared: Counter[tuple[int, int]] = Counter()
         found: dict[tuple[int, int], Candidate] = {}
         for key in fp.bands:
-            # the latest written first, then the stored, among equal times (a stable sort)
-            rows = [(seen, (1, n), c) for seen, n, c in reversed(self.written.get(key, []))]
-            rows += [
-                (seen, (0, sid), self.stored[sid])
-                for sid, seen in self.buckets.get(key, ())
-                if sid in self.stored
-            ]
-            rows.sort(key=itemgetter(0), reverse=True)
-            for _, ident, cand in [r for r in rows if r[0] >= since][:PER_KEY]:
-                shared[ident] += 1
-                found[ident] = cand
+            rows = self.written.get(key, []) + self.stored.get(key, [])
+            if not rows:
+                continue
+            rows.sort(key=itemgetter(0), reverse=True)  # stable: equal times keep that order
+            for _, rank, cand in [r for r in rows if r[0] >= since][:PER_KEY]:
+                shared[rank] += 1
+                found[rank] = cand
         best = sorted(shared.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_CANDIDATES]
-        cluster, compared = first_same(fp, [found[ident] for ident, _ in best])
+        cluster, compared = first_same(fp, [found[rank] for rank, _ in best])
         return cluster is not None, compared
 
     def add(self, fp: Fingerprint, title_key: str, seen: Any) -> None:
-        """A story this transaction wrote (`seen` bound for story_bands.seen_at)."""
+        """A story this transaction wrote (`seen` bound for story_bands.seen_at). Each key keeps
+        only its newest PER_KEY written rows: an older one can never be among a key's newest
+        PER_KEY again, and a crowded bucket then costs what a small one does."""
         self.count += 1
-        cand: Candidate = (0, None, pack(fp.signature), title_key)
+        row = (seen, (1, self.count), (0, None, pack(fp.signature), title_key))
         for key in fp.bands:
-            self.written.setdefault(key, []).append((seen, self.count, cand))
+            rows = self.written.setdefault(key, [])
+            rows.insert(0, row)  # the latest written first among equal times
+            if len(rows) > 1 and rows[1][0] > seen:
+                rows.sort(key=itemgetter(0), reverse=True)
+            del rows[PER_KEY:]
 
 
 def first_same(fp: Fingerprint, candidates: Sequence[Candidate]) -> tuple[int | None, int]:

@@ -196,7 +196,7 @@ def save_polls(store: Store, polls: Sequence[PollToSave]) -> list[StoreError | N
             for name in fenced:
                 del by_name[name]
         nearby = Nearby(set(), set(), set())
-        lookalikes = Lookalikes({}, {})
+        lookalikes = Lookalikes({})
         if any(p.items for p in polls):
             # Cluster decisions read other processes' stories: take them one at a time.
             store.serialize(s, "stories")
