@@ -17,7 +17,6 @@ from operator import itemgetter
 from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, Column, delete, func, or_, text
-from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
@@ -156,16 +155,18 @@ def bucket_heads(conn: Connection, keys: set[int], since: Any) -> Buckets:
             "ON b.id IN (SELECT id FROM story_bands WHERE band_key = v.value AND seen_at >= ? "
             "ORDER BY seen_at DESC LIMIT ?)"
         )
-        rows = conn.exec_driver_sql(sql, (json.dumps(sorted(keys)), since, PER_KEY))
+        result = conn.exec_driver_sql(sql, (json.dumps(sorted(keys)), since, PER_KEY))
     else:
         sql = (
             "SELECT k, b.story_id, b.seen_at FROM unnest(CAST(%s AS bigint[])) AS k CROSS JOIN "
             "LATERAL (SELECT story_id, seen_at FROM story_bands WHERE band_key = k AND "
             "seen_at >= %s ORDER BY seen_at DESC LIMIT %s) AS b"
         )
-        rows = conn.exec_driver_sql(sql, (sorted(keys), since, PER_KEY))
+        result = conn.exec_driver_sql(sql, (sorted(keys), since, PER_KEY))
     out: Buckets = {}
-    for key, sid, seen in rows:
+    # the driver's rows as they are: a crowded window reads thousands, and SQLAlchemy's Row
+    # objects cost more than the index reads
+    for key, sid, seen in result.cursor.fetchall():
         out.setdefault(int(key), []).append((int(sid), seen))
     return out
 
@@ -211,21 +212,29 @@ def find_cluster(
         conn = s.connection()
         bands = StoryBand.__table__  # type: ignore[attr-defined]
         ids = band_candidates(conn, fp.bands, bind(conn, bands.c.seen_at, since))
-        cluster, compared = first_same(fp, signatures(conn, ids))
+        candidates = signatures(conn, ids)
+        same, compared = first_same(fp, candidates)
+        if same is not None:
+            sid, cid, _, _ = candidates[same]
+            cluster = cid or sid
     if cluster is None:
         return ClusterInfo(cluster_id=None, compared=compared)
     return replace(cluster_state(s, cluster, feed), compared=compared)
 
 
 def signatures(conn: Connection, ids: Sequence[int]) -> list[Candidate]:
-    """(id, cluster id, packed signature, title key) of stories `ids`, in the order given."""
+    """(id, cluster id, packed signature, title key) of stories `ids`, in the order given. The
+    ids travel as one parameter, as in `present`: a statement with an IN list cost three times
+    the lookups it made."""
     if not ids:
         return []
-    stories = StoryRow.__table__  # type: ignore[attr-defined]
-    c = stories.c
-    rows = conn.execute(
-        sa_select(c.id, c.cluster_id, c.signature, c.title_key).where(c.id.in_(list(ids)))
-    ).all()
+    cols = "SELECT id, cluster_id, signature, title_key FROM stories"
+    if conn.dialect.name == "sqlite":
+        sql = f"{cols} WHERE id IN (SELECT value FROM json_each(?))"
+        result = conn.exec_driver_sql(sql, (json.dumps(list(ids)),))
+    else:
+        result = conn.exec_driver_sql(f"{cols} WHERE id = ANY(%s)", (list(ids),))
+    rows = result.cursor.fetchall()
     order = {sid: i for i, sid in enumerate(ids)}
     return sorted(((r[0], r[1], r[2], r[3]) for r in rows), key=lambda r: order.get(r[0], 0))
 
@@ -233,7 +242,7 @@ def signatures(conn: Connection, ids: Sequence[int]) -> list[Candidate]:
 Candidate = tuple[int, int | None, bytes | None, str | None]  # id, cluster, signature, title key
 
 
-BandRow = tuple[Any, tuple[int, int], Candidate]  # seen_at, rank among equals, the story
+Rank = tuple[int, int]  # (0, story id) stored, (1, n) the nth story this transaction wrote
 
 
 @dataclass
@@ -246,72 +255,82 @@ class Lookalikes:
     were compared with. Asked one by one, each in a savepoint of its own, those chance
     collisions were most of the cost of storing a first cycle."""
 
-    stored: dict[int, list[BandRow]]  # per band key, its newest PER_KEY stored rows, newest first
-    written: dict[int, list[BandRow]] = field(default_factory=dict)  # the same, of this transaction
+    conn: Connection | None
+    stored: dict[int, list[tuple[Any, Rank]]]  # per band key, its newest PER_KEY, newest first
+    written: dict[int, list[tuple[Any, Rank]]] = field(default_factory=dict)  # the same, ours
+    found: dict[Rank, Candidate] = field(default_factory=dict)  # signatures read or written
+    clusters: dict[Rank, int] = field(default_factory=dict)  # of the written, once written
     count: int = 0  # stories written
 
     @classmethod
     def read(cls, conn: Connection, keys: set[int], since: Any) -> Lookalikes:
         """`keys`: the stored band keys the new stories have; `since`: the earliest window start
-        of their polls, bound for story_bands.seen_at."""
-        buckets = bucket_heads(conn, keys, since)
-        ids = sorted({sid for rows in buckets.values() for sid, _ in rows})
-        found = {r[0]: r for r in signatures(conn, ids)}
+        of their polls, bound for story_bands.seen_at. Signatures are read only for the stories
+        that come to be compared (a crowded window holds thousands in its buckets)."""
         stored = {
-            key: sorted(
-                ((seen, (0, sid), found[sid]) for sid, seen in rows if sid in found),
-                key=itemgetter(0),
-                reverse=True,
-            )
-            for key, rows in buckets.items()
+            key: sorted(((seen, (0, sid)) for sid, seen in rows), key=itemgetter(0), reverse=True)
+            for key, rows in bucket_heads(conn, keys, since).items()
         }
-        return cls(stored)
+        return cls(conn, stored)
 
-    def decide(self, fp: Fingerprint, since: Any) -> tuple[bool, int]:
-        """Whether `fp` (a story of a poll whose window starts at `since`) joins a stored or
-        written story through its band keys, and how many it compares. Per key the newest
+    def decide(self, fp: Fingerprint, since: Any) -> tuple[Rank | None, int]:
+        """Which stored or written story `fp` (a story of a poll whose window starts at `since`)
+        joins through its band keys, if any, and how many it compares. Per key the newest
         PER_KEY rows count, the written before the stored among equal times (they are inserted
         after them, and the index is read backwards); then those sharing the most keys, the
         earliest first, as band_candidates ranks them."""
-        shared: Counter[tuple[int, int]] = Counter()
-        found: dict[tuple[int, int], Candidate] = {}
+        shared: Counter[Rank] = Counter()
         for key in fp.bands:
             rows = self.written.get(key, []) + self.stored.get(key, [])
             if not rows:
                 continue
             rows.sort(key=itemgetter(0), reverse=True)  # stable: equal times keep that order
-            for _, rank, cand in [r for r in rows if r[0] >= since][:PER_KEY]:
-                shared[rank] += 1
-                found[rank] = cand
-        best = sorted(shared.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_CANDIDATES]
-        cluster, compared = first_same(fp, [found[rank] for rank, _ in best])
-        return cluster is not None, compared
+            shared.update(rank for _, rank in [r for r in rows if r[0] >= since][:PER_KEY])
+        best = [r for r, _ in sorted(shared.items(), key=lambda kv: (-kv[1], kv[0]))]
+        best = best[:MAX_CANDIDATES]
+        missing = [sid for kind, sid in best if kind == 0 and (kind, sid) not in self.found]
+        if missing and self.conn is not None:
+            self.found.update(((0, c[0]), c) for c in signatures(self.conn, missing))
+        ranks = [r for r in best if r in self.found]
+        same, compared = first_same(fp, [self.found[r] for r in ranks])
+        return (ranks[same] if same is not None else None), compared
 
-    def add(self, fp: Fingerprint, title_key: str, seen: Any) -> None:
-        """A story this transaction wrote (`seen` bound for story_bands.seen_at). Each key keeps
-        only its newest PER_KEY written rows: an older one can never be among a key's newest
-        PER_KEY again, and a crowded bucket then costs what a small one does."""
+    def add(self, fp: Fingerprint, title_key: str, seen: Any) -> Rank:
+        """A story this transaction writes (`seen` bound for story_bands.seen_at), by the rank
+        `written` will know its cluster by. Each key keeps only its newest PER_KEY written rows:
+        an older one can never be among a key's newest PER_KEY again, and a crowded bucket then
+        costs what a small one does."""
         self.count += 1
-        row = (seen, (1, self.count), (0, None, pack(fp.signature), title_key))
+        rank = (1, self.count)
+        self.found[rank] = (0, None, pack(fp.signature), title_key)
         for key in fp.bands:
             rows = self.written.setdefault(key, [])
-            rows.insert(0, row)  # the latest written first among equal times
+            rows.insert(0, (seen, rank))  # the latest written first among equal times
             if len(rows) > 1 and rows[1][0] > seen:
                 rows.sort(key=itemgetter(0), reverse=True)
             del rows[PER_KEY:]
+        return rank
+
+    def cluster_of(self, rank: Rank) -> int | None:
+        """The cluster of a stored story, or of a written one once it is in the database
+        (None: not known, as for a story another process stored first)."""
+        if rank[0] == 1:
+            return self.clusters.get(rank)
+        sid, cid, _, _ = self.found[rank]
+        return cid or sid
 
 
 def first_same(fp: Fingerprint, candidates: Sequence[Candidate]) -> tuple[int | None, int]:
-    """The cluster of the first candidate that is the same story as `fp`, and how many were
-    compared (candidates without a signature are not)."""
+    """Which of the candidates (its index) is the first that is the same story as `fp`, and
+    how many were compared (candidates without a signature are not)."""
     compared = 0
-    for sid, cid, sig, tkey in candidates:
+    for i, (_, _, sig, tkey) in enumerate(candidates):
         # bands are not needed to compare, and recomputing them costs ~60 µs a candidate
         if not sig:
             continue
         compared += 1
         if same_story(fp, Fingerprint(unpack(sig), (), tkey or "")):
-            return cid or sid, compared
+            return i, compared
     return None, compared
 
 

@@ -11,7 +11,7 @@ import dataclasses
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +31,8 @@ from watcher.store.clusters import (
     ClusterKeys,
     Lookalikes,
     Nearby,
+    Rank,
+    cluster_state,
     find_cluster,
     index_stories,
 )
@@ -196,7 +198,7 @@ def save_polls(store: Store, polls: Sequence[PollToSave]) -> list[StoreError | N
             for name in fenced:
                 del by_name[name]
         nearby = Nearby(set(), set(), set())
-        lookalikes = Lookalikes({})
+        lookalikes = Lookalikes(None, {})
         if any(p.items for p in polls):
             # Cluster decisions read other processes' stories: take them one at a time.
             store.serialize(s, "stories")
@@ -265,55 +267,81 @@ def _save_stories(
     written earlier in this transaction, or a stored look-alike: `nearby`, `lookalikes`) takes
     the careful path, after what precedes it is written, so it sees exactly what it would have
     seen had every story been saved one by one."""
-    fresh: list[tuple[StoryToSave, int]] = []  # with the stories it was compared with
+    fresh: list[tuple[StoryToSave, int, Rank | None]] = []  # compared with, rank in lookalikes
     conn = s.connection()
     since, seen = bind(conn, _SEEN_AT, now - WINDOW), bind(conn, _SEEN_AT, now)
     for item in items:
         keys = _cluster_keys(item)
         fp = item.fingerprint
-        joins, compared = False, 0
+        joins, compared = None, 0
         if fp is not None and nearby.shares_band(keys):
             joins, compared = lookalikes.decide(fp, since)
-        if joins or nearby.linked(keys):
-            _insert_fresh(s, feed, fresh, now)
+        rank = lookalikes.add(fp, item.story.title_key, seen) if fp is not None else None
+        linked = nearby.linked(keys)
+        if joins is not None or linked:
+            _insert_fresh(s, feed, fresh, now, lookalikes)
             fresh = []
-            _save_one(s, feed, item, now)
+            # the cluster its band keys lead to, when nothing else may decide it
+            known = None
+            if joins is not None and not linked:
+                cluster = lookalikes.cluster_of(joins)
+                known = (cluster, compared) if cluster is not None else None
+            got = _save_one(s, feed, item, now, known)
+            if got is not None and rank is not None:
+                lookalikes.clusters[rank] = got
         else:
-            fresh.append((item, compared))
+            fresh.append((item, compared, rank))
         nearby.add(keys)
-        if fp is not None:
-            lookalikes.add(fp, item.story.title_key, seen)
-    _insert_fresh(s, feed, fresh, now)
+    _insert_fresh(s, feed, fresh, now, lookalikes)
 
 
 def _cluster_keys(item: StoryToSave) -> ClusterKeys:
     return item.story.canonical_url, item.story.title_key, item.fingerprint
 
 
-def _save_one(s: Session, feed: str, item: StoryToSave, now: datetime) -> None:
+def _save_one(
+    s: Session,
+    feed: str,
+    item: StoryToSave,
+    now: datetime,
+    known: tuple[int, int] | None = None,
+) -> int | None:
+    """The story in a savepoint of its own; its cluster id, or None if it was skipped.
+    `known`: (cluster, stories compared) when the band keys decided it and no link or title
+    may (Lookalikes), so find_cluster need not read the buckets again."""
     try:
         with s.begin_nested():
-            _save_story(s, feed, item, now)
+            return _save_story(s, feed, item, now, known)
     except IntegrityError:
         # Another process stored this story first (a lease ran out mid-poll): the unique
         # constraint keeps one copy, and the rest of the poll still commits.
         log.warning("feed=%s story %r was already stored; skipped", feed, item.story.key)
+        return None
 
 
 def _insert_fresh(
-    s: Session, feed: str, items: Sequence[tuple[StoryToSave, int]], now: datetime
+    s: Session,
+    feed: str,
+    items: Sequence[tuple[StoryToSave, int, Rank | None]],
+    now: datetime,
+    lookalikes: Lookalikes,
 ) -> None:
     if not items:
         return
     try:
         with s.begin_nested():
-            _insert_batch(s, items, now)
+            ids = _insert_batch(s, [(item, compared) for item, compared, _ in items], now)
     except IntegrityError:
-        for item, _ in items:  # find the one already stored; keep the others
-            _save_one(s, feed, item, now)
+        # find the one already stored; keep the others
+        got = [_save_one(s, feed, item, now) for item, _, _ in items]
+    else:
+        got = list(ids)
+    for (_, _, rank), cluster in zip(items, got, strict=True):
+        if rank is not None and cluster is not None:
+            lookalikes.clusters[rank] = cluster
 
 
-def _insert_batch(s: Session, batch: Sequence[tuple[StoryToSave, int]], now: datetime) -> None:
+def _insert_batch(s: Session, batch: Sequence[tuple[StoryToSave, int]], now: datetime) -> list[int]:
     """Stories that start their own cluster, with their index rows. Ids are taken first, so
     that cluster_id = id is written with the row and not by an update (which PostgreSQL would
     pay for with a second copy of the row and a second tsvector)."""
@@ -351,6 +379,7 @@ def _insert_batch(s: Session, batch: Sequence[tuple[StoryToSave, int]], now: dat
         ],
         now,
     )
+    return ids
 
 
 def _save_update(s: Session, upd: UpdateToSave, now: datetime) -> None:
@@ -378,10 +407,16 @@ def _save_update(s: Session, upd: UpdateToSave, now: datetime) -> None:
             add_alert(s, upd.story_id, a, now)
 
 
-def _save_story(s: Session, feed: str, item: StoryToSave, now: datetime) -> None:
-    info = find_cluster(
-        s, feed, item.story.canonical_url, item.story.title_key, item.fingerprint, now
-    )
+def _save_story(
+    s: Session, feed: str, item: StoryToSave, now: datetime, known: tuple[int, int] | None
+) -> int:
+    if known is not None:
+        cluster, compared = known
+        info = replace(cluster_state(s, cluster, feed), compared=compared)
+    else:
+        info = find_cluster(
+            s, feed, item.story.canonical_url, item.story.title_key, item.fingerprint, now
+        )
     story = StoryRow(**item.story.__dict__)
     story.cluster_id = info.cluster_id
     if item.fingerprint is not None:
@@ -397,6 +432,7 @@ def _save_story(s: Session, feed: str, item: StoryToSave, now: datetime) -> None
     insert_matches(conn, [(story.id, m) for m in item.matches], now)
     alerts = item.alerts(info) if callable(item.alerts) else item.alerts
     insert_alerts(conn, [(story.id, a) for a in alerts], now)
+    return story.cluster_id
 
 
 MATCH_COLUMNS = ["story_id", "rule", "terms", "hits", "snippet", "score", "matched_at"]
