@@ -245,7 +245,7 @@ def _minhash(
     put in one set with the body's: a minimum is the same over a multiset.
     """
     a, b = _permutations(permutations)
-    digests = []
+    digests: list[bytes] = []
     append = digests.append
     for state, texts in ((_SHINGLE_HASH, shingles), *((s, lead) for s in _LEAD_STATES)):
         copy = state.copy
