@@ -123,6 +123,7 @@ def fingerprint(title: str, body: str, scheme: Scheme = DEFAULT) -> Fingerprint:
     if len(shingles) < MIN_BODY_SHINGLES:
         shingles = _shingles(title_words + body_words, scheme.shingle_words)
     else:
+        # one paragraph (most feed items) is its own lead: its words need no second fold
         lead_words = body_words if len(body.splitlines()) == 1 else _lead(body)
         lead = _shingles(lead_words[:LEAD_WORDS], scheme.shingle_words)
     if len(shingles) < MIN_SHINGLES:
