@@ -14,11 +14,16 @@ from __future__ import annotations
 import hashlib
 import random
 import struct
+from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from watcher import neardup as cluster
+from watcher.errors import ParseError
+from watcher.ingest.extract import page_text
+from watcher.ingest.parse import parse_feed
 from watcher.neardup import Fingerprint, Scheme, fingerprint
 from watcher.rules import normalise_text
 
@@ -269,3 +274,52 @@ def test_fingerprint_equals_the_original_on_random_text(ascii_only: bool) -> Non
         compared += 1
         fingerprinted += bool(fp.bands)
     assert compared == 400 and 100 < fingerprinted < 400
+
+
+# --- against the original implementation, on every corpus text --------------------------------
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+NOW = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
+
+
+def corpus_texts() -> list[tuple[str, str, str]]:
+    """(where, title, body) for every entry of every corpus feed, fingerprinted as prepare
+    does (content, else summary), and for every corpus page's visible text."""
+    texts = []
+    for feed in sorted((CORPUS / "feeds").glob("*")):
+        try:
+            parsed = parse_feed(feed.read_bytes(), f"https://feeds.example.org/{feed.name}", NOW)
+        except ParseError:
+            continue
+        for i, e in enumerate(parsed.entries):
+            texts.append((f"{feed.name}#{i}", e.title, e.content or e.summary))
+            if e.content and e.summary:
+                texts.append((f"{feed.name}#{i} summary", e.title, e.summary))
+    for page in sorted((CORPUS / "pages").glob("*.html")):
+        extracted = page_text(page.read_bytes())
+        texts.append((page.name, extracted.title, extracted.text))
+    return texts
+
+
+@pytest.mark.skipif(not (CORPUS / "feeds").is_dir(), reason="shared corpus not present")
+def test_fingerprint_equals_the_original_on_every_corpus_text() -> None:
+    """Real copy in every script the corpus has, one line or many paragraphs, short feed items
+    and whole pages: any fast path of `fingerprint` must give the original's values."""
+    texts = corpus_texts()
+    fingerprinted = {"short": 0, "lead": 0}
+    for where, title, body in texts:
+        fp = fingerprint(title, body)
+        assert (fp.signature, fp.bands, fp.title_key) == reference(title, body, cluster.DEFAULT), (
+            where
+        )
+        if fp.bands:
+            long = len(cluster._shingles(cluster._words(body), 3)) >= cluster.MIN_BODY_SHINGLES
+            fingerprinted["lead" if long else "short"] += 1
+    assert len(texts) > 1500 and min(fingerprinted.values()) > 100, fingerprinted
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_edge_cases_equal_the_original(name: str) -> None:
+    title, body, scheme = CASES[name]
+    fp = fingerprint(title, body, scheme)
+    assert (fp.signature, fp.bands, fp.title_key) == reference(title, body, scheme)

@@ -10,6 +10,7 @@ Regenerate (only after deciding an output change is wanted): python tests/test_p
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import random
 import sys
@@ -24,6 +25,7 @@ import feedparser.mixin
 import feedparser.sanitizer
 import feedparser.urls
 import pytest
+from feedparser.util import FeedParserDict
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -454,6 +456,31 @@ def test_feedparser_shortcuts_answer_as_feedparser() -> None:
             assert outcome(feedparser.mixin.make_safe_absolute_uri, base, rel) == outcome(
                 feedparser.urls.make_safe_absolute_uri, base, rel
             ), (base, rel)
+
+
+def test_deepcopy_shortcut_answers_as_deepcopy() -> None:
+    """The deepcopy parse.py gives feedparser.mixin, against copy.deepcopy: element parameters
+    of every kind it shortcuts, with keys feedparser aliases, and what it must leave to deepcopy."""
+    if not feedparser.__version__.startswith("6.0."):
+        pytest.skip("parse.py installs its shortcuts on feedparser 6.0 only")
+    fast = feedparser.mixin.copy.deepcopy
+    assert fast is not copy.deepcopy
+    plain = FeedParserDict(type="text/html", language=None, base="https://a.example/", base64=False)
+    aliased = FeedParserDict(type="text/plain")
+    dict.__setitem__(aliased, "url", "https://a.example/x")  # __setitem__ would make it "href"
+    with_attr = FeedParserDict(type="text/html")
+    with_attr.extra = 1
+    cases = [FeedParserDict(), plain, aliased, with_attr, FeedParserDict(value=["x"])]
+    cases += [FeedParserDict(type="text/html", nested=FeedParserDict(a="b")), {"type": "x"}, "x"]
+    for value in cases:
+        got, want = fast(value), copy.deepcopy(value)
+        assert type(got) is type(want) and got == want, value
+        if isinstance(want, dict):
+            assert got is not value and list(dict.items(got)) == list(dict.items(want))
+        if isinstance(want, FeedParserDict):
+            assert vars(got) == vars(want)
+    nested = cases[5]
+    assert fast(nested)["nested"] is not nested["nested"]  # left to deepcopy: copied
 
 
 def _generate() -> str:

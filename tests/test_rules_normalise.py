@@ -269,3 +269,21 @@ def test_word_classes_are_built_without_the_whole_unicode_range_in_memory() -> N
         tracemalloc.stop()
     assert rebuilt == before
     assert peak < 20 * 2**20, f"peak {peak / 2**20:.1f} MiB"
+
+
+def test_fold_text_equals_normalise_text_on_random_text() -> None:
+    """Every path of fold_text (ASCII, per token, per word) gives normalise_text's string."""
+    below = [c for c in POOL if c < "\u3040"]
+    ascii_like = [c for c in POOL if c.isascii()]
+    texts = random_texts(7, 5_000, longest=80) + random_texts(8, 5_000, below, longest=80)
+    texts += random_texts(9, 5_000, ascii_like, longest=80)
+    paths = {"ascii": 0, "tokens": 0, "words": 0}
+    for text in texts:
+        assert norm.fold_text(text) == normalise_text(text), repr(text)
+        if norm.ascii_fold(text) is not None:
+            paths["ascii"] += 1
+        elif norm.fold_tokens(text.split(), FOLD) is not None:
+            paths["tokens"] += 1
+        else:
+            paths["words"] += 1
+    assert min(paths.values()) > 100, paths

@@ -13,7 +13,8 @@ from watcher.ingest.extract import detect_language
 from watcher.ingest.parse import Entry
 from watcher.model import NewStory
 from watcher.neardup import Fingerprint, fingerprint
-from watcher.rules import Document, RuleMatch, RuleSet, normalise_text
+from watcher.rules import Document, RuleMatch, RuleSet
+from watcher.rules.normalise import fold_text
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ def prepare_story(
         body=body,
         body_source=origin,
         language=detect_language(f"{entry.title}\n{body}"),
-        search_text=normalise_text(f"{entry.title}\n{entry.summary}\n{body}"),
+        search_text=fold_text(f"{entry.title}\n{entry.summary}\n{body}"),
         content_hash=identity.content_hash,
         published_at=entry.published_at,
         first_seen_at=now,
@@ -130,7 +131,7 @@ def complete_story(
         body=body,
         body_source=origin,
         language=language,
-        search_text=normalise_text(f"{title}\n{summary}\n{body}"),
+        search_text=fold_text(f"{title}\n{summary}\n{body}"),
         matches=tuple(rules.match(doc)),
         fingerprint=fp,
     )
