@@ -17,7 +17,8 @@ from watcher.ingest.prepare import FeedRef, Prepared, Skipped
 from watcher.model import AlertStory
 from watcher.notify.alerts import build_alerts, cluster_alerts
 from watcher.pipeline.context import Context
-from watcher.rules import Document, normalise_text
+from watcher.rules import Document
+from watcher.rules.normalise import fold_text
 from watcher.store.pending import PENDING
 from watcher.store.stories import (
     KnownAsk,
@@ -123,7 +124,7 @@ def _update(
         story_id=sid,
         title=entry.title,
         summary=entry.summary,
-        search_text=normalise_text(f"{entry.title}\n{entry.summary}\n{body}"),
+        search_text=fold_text(f"{entry.title}\n{entry.summary}\n{body}"),
         matches=matches,
         alerts=alerts,
     )
