@@ -124,14 +124,22 @@ def _pool_started_failed() -> None:
         _POOLS_LIVE -= 1
 
 
-def _pool_ended(executor: _Executor) -> None:
-    """Wait for a retired pool's workers to exit, then stop the fork server if no pool is left
-    (one that went first would make a live pool's workers look dead); the next pool starts a
-    fresh one."""
+def _pool_ended(executor: _Executor, stop_server: bool) -> None:
+    """Wait for a retired pool's workers to exit, then, with `stop_server`, stop the fork server
+    if no pool is left."""
     global _POOLS_LIVE
     executor.shutdown(wait=True)
     with _POOLS_LOCK:
         _POOLS_LIVE -= 1
+    if stop_server:
+        _stop_server_if_unused()
+
+
+def _stop_server_if_unused() -> None:
+    """The fork server holds the stages' models (~100 MB): with no pool left, it goes, and the
+    next pool starts a fresh one. Never while a pool lives: its workers' exit statuses come
+    through the server, and one that went first would make them all look dead."""
+    with _POOLS_LOCK:
         if _POOLS_LIVE == 0:
             server = getattr(multiprocessing.forkserver, "_forkserver", None)
             with contextlib.suppress(AttributeError, OSError, ChildProcessError):
@@ -153,6 +161,8 @@ class _Executor(ProcessPoolExecutor):
         self.grown = 0.0  # when `wanted` was last raised
         self.ended = False
         self.gate: asyncio.Semaphore | None = None  # `wanted` permits, taken per task
+        self.waiting = 0  # tasks waiting for a permit
+        self.grow: asyncio.TimerHandle | None = None
         self.idle: asyncio.TimerHandle | None = None
 
     def _adjust_process_count(self) -> None:
@@ -161,20 +171,23 @@ class _Executor(ProcessPoolExecutor):
             self._spawn_process()  # type: ignore[attr-defined]
 
 
-def _wind_down(executor: _Executor, cancel: bool = False, wait: bool = False) -> None:
+def _wind_down(
+    executor: _Executor, cancel: bool = False, wait: bool = False, stop_server: bool = False
+) -> None:
     """New tasks go elsewhere; the pool finishes what it was given (unless `cancel`), and its
     end is accounted once, in a thread unless `wait`."""
-    if executor.idle is not None:
-        executor.idle.cancel()
+    for timer in (executor.idle, executor.grow):
+        if timer is not None:
+            timer.cancel()
     executor.shutdown(wait=False, cancel_futures=cancel)
     if executor.ended:
         return
     executor.ended = True
     if wait:
-        _pool_ended(executor)
+        _pool_ended(executor, stop_server)
     else:
         threading.Thread(
-            target=_pool_ended, args=(executor,), name="worker-pool-end", daemon=True
+            target=_pool_ended, args=(executor, stop_server), name="worker-pool-end", daemon=True
         ).start()
 
 
@@ -301,29 +314,36 @@ class WorkerPool:
         return pool
 
     async def _slot(self) -> _Executor | None:
-        """The current pool, once it has a worker free for one more task (None: threads). A
-        task that waits GROW_AFTER for one has the pool fork another, up to `workers`, one at a
-        time."""
+        """The current pool, once it has a worker free for one more task (None: threads)."""
         while True:
             executor = await self._executor()
             if executor is None or executor.gate is None:
                 return executor
+            if executor.gate.locked() and executor.grow is None:
+                executor.grow = asyncio.get_running_loop().call_later(
+                    GROW_AFTER, self._grow, executor
+                )
+            executor.waiting += 1
             try:
-                await asyncio.wait_for(executor.gate.acquire(), GROW_AFTER)
-            except TimeoutError:
-                now = time.monotonic()
-                if (
-                    self._pool is executor
-                    and executor.wanted < self._workers
-                    and now - executor.grown >= GROW_AFTER
-                ):
-                    executor.wanted += 1
-                    executor.grown = now
-                    executor.gate.release()
-                continue
+                await executor.gate.acquire()
+            finally:
+                executor.waiting -= 1
             if self._pool is executor:
                 return executor
             executor.gate.release()  # replaced while we waited: take the new one
+
+    def _grow(self, executor: _Executor) -> None:
+        """Tasks have waited GROW_AFTER for a worker: one more, up to `workers`, and again
+        after as long while they still wait."""
+        executor.grow = None
+        if self._pool is not executor or not executor.waiting or executor.gate is None:
+            return
+        if executor.wanted < self._workers:
+            executor.wanted += 1
+            executor.gate.release()
+            log.debug("tasks waiting: worker processes up to %d", executor.wanted)
+        if executor.wanted < self._workers:
+            executor.grow = asyncio.get_running_loop().call_later(GROW_AFTER, self._grow, executor)
 
     def _begin(self, executor: _Executor) -> None:
         if executor.idle is not None:
@@ -355,7 +375,19 @@ class WorkerPool:
     def _idle(self, executor: _Executor) -> None:
         if self._pool is executor and executor.busy == 0:
             log.debug("worker processes idle for %gs: stopping them", IDLE_SECONDS)
-            self._retire(executor)
+            self._pool, self._tasks = None, 0
+            _wind_down(executor, stop_server=True)
+
+    def _unused(self) -> None:
+        """A pool was replaced and no new one was needed since: the fork server may go."""
+        if self._pool is None:
+            threading.Thread(
+                target=_stop_server_if_unused, name="fork-server-stop", daemon=True
+            ).start()
+
+    def _stop_server_later(self) -> None:
+        with contextlib.suppress(RuntimeError):  # no event loop: close() stops it
+            asyncio.get_running_loop().call_later(IDLE_SECONDS, self._unused)
 
     async def _run(self, what: str, fn: Callable[..., T], *args: Any) -> T:
         for attempt in (1, 2):
@@ -443,6 +475,7 @@ class WorkerPool:
             self._pool = None
             self._tasks = 0
         _wind_down(executor)
+        self._stop_server_later()
 
     def _discard(self, executor: _Executor | None) -> None:
         if executor is not None:
@@ -450,6 +483,7 @@ class WorkerPool:
             if self._pool is executor:
                 self._pool = None
                 self._tasks = 0
+            self._stop_server_later()
 
     def _kill(self, executor: _Executor) -> None:
         """A worker that does not answer cannot be told apart from its siblings: the pool goes."""
@@ -498,7 +532,7 @@ class WorkerPool:
         """Stop the workers; with wait=False, work already handed to them still completes."""
         pool, self._pool = self._pool, None
         if pool is not None:
-            _wind_down(pool, wait=wait)
+            _wind_down(pool, wait=wait, stop_server=True)
 
     def kill(self) -> None:
         """Stop the workers now, work in hand abandoned (shutdown past its grace)."""
