@@ -258,7 +258,7 @@ class WorkerPool:
         workers = config.polling.workers
         if workers is None:
             # The database writer, in the daemon's own process, saturates before two workers
-            # do (bench_polling), and each worker holds ~130 MB of parsers and models.
+            # do (bench_polling); a ceiling, as workers start only while tasks wait for one.
             workers = min(os.cpu_count() or 1, AUTO_WORKERS_MAX)
         return cls(rules, [r.spec for r in config.rules], config.term_lists, workers)
 
