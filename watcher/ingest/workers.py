@@ -71,6 +71,9 @@ GROW_AFTER = 0.25
 """Seconds a task waits for a busy pool before another worker is started (up to `workers`)."""
 IDLE_SECONDS = 60.0
 """A pool with no task for this long exits; so does a grown one whose extra workers sat idle."""
+SERVER_GRACE = 10.0
+"""Seconds the fork server outlives a pool replaced (recycled, shrunk, broken) by none: a
+busy daemon starts the next one at once, an idle one has ~100 MB of models to give back."""
 _RULES: RuleSet | None = None  # a worker's compiled rule set
 
 _POOLS_LOCK = threading.Lock()
@@ -387,7 +390,7 @@ class WorkerPool:
 
     def _stop_server_later(self) -> None:
         with contextlib.suppress(RuntimeError):  # no event loop: close() stops it
-            asyncio.get_running_loop().call_later(IDLE_SECONDS, self._unused)
+            asyncio.get_running_loop().call_later(SERVER_GRACE, self._unused)
 
     async def _run(self, what: str, fn: Callable[..., T], *args: Any) -> T:
         for attempt in (1, 2):
