@@ -132,7 +132,7 @@ class _IdleBounded(aiohttp.TCPConnector):
     async def _get(self, key: Any, *args: Any, **kwargs: Any) -> Any:
         before = len(self._conns.get(key, ()))
         try:
-            return await super()._get(key, *args, **kwargs)  # type: ignore[misc]
+            return await super()._get(key, *args, **kwargs)
         finally:
             self._idle -= before - len(self._conns.get(key, ()))
 
