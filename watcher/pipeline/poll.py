@@ -224,10 +224,12 @@ async def _save(
     updates: Sequence[UpdateToSave] = (),
 ) -> bool:
     """Store the poll's outcome, in one transaction with the other polls that finished about
-    the same moment, then the feed's health, only when the outcome can change it. True when
+    the same moment (within half a second when it brought nothing to store: see
+    STATE_ONLY_WINDOW), then the feed's health, only when the outcome can change it. True when
     the health was recorded (it may have queued an alert)."""
     batches = ctx.batches
-    failed = await batches.write(PollToSave(feed.name, update, items, updates, _CLAIM.get()))
+    write = batches.write if items or updates else batches.write_state
+    failed = await write(PollToSave(feed.name, update, items, updates, _CLAIM.get()))
     if failed is not None:
         raise failed
     if not changes_health(state, update, ctx.config.polling.health_threshold):
