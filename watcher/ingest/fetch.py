@@ -36,7 +36,11 @@ MAX_REDIRECTS = 5
 # (aiohttp retries a GET once when we do), and under the few minutes after which NAT and
 # firewalls drop idle connections silently (a request on one would wait out its deadline).
 KEEPALIVE = 60.0
-MAX_IDLE = 4096  # idle connections kept at most, whatever the number of hosts
+# Idle connections kept at most, whatever the number of hosts: about 8 KB of memory each (and a
+# file descriptor), so 8 MB at most. 1,000 feeds polled every 15 s reuse all of theirs; feeds
+# polled every 5 minutes reuse none (their connection has expired), so keeping more would
+# only hold sockets for nothing.
+MAX_IDLE = 1024
 DEFAULT_USER_AGENT = (
     f"watcher/{__version__} (news-wire monitor; +https://github.com/watcher-news/watcher)"
 )
