@@ -11,13 +11,13 @@ from functools import partial
 from watcher.clock import Clock
 from watcher.config import Config
 from watcher.errors import StoreError
-from watcher.ingest.fetch import Fetcher, FetchLimits
+from watcher.ingest.fetch import DEFAULT_USER_AGENT, Fetcher, FetchLimits
 from watcher.ingest.workers import WorkerPool
 from watcher.pipeline.pages import PageQueue
 from watcher.rules import RuleSet
 from watcher.store import Store
 from watcher.store.coalesce import Coalescer
-from watcher.store.feeds import feed_states
+from watcher.store.feeds import StateRow, feed_states
 from watcher.store.stories import (
     Known,
     KnownAsk,
@@ -25,7 +25,6 @@ from watcher.store.stories import (
     known_many,
     save_polls,
 )
-from watcher.store.tables import FeedState
 
 log = logging.getLogger("watcher.poll")
 
@@ -65,7 +64,7 @@ class StoreBatches:
 
     def __init__(self, store: Store) -> None:
         self.writing = asyncio.Lock()  # one poll write transaction at a time from this process
-        self.read: Coalescer[str, FeedState | None] = Coalescer(partial(feed_states, store))
+        self.read: Coalescer[str, StateRow | None] = Coalescer(partial(feed_states, store))
         self.known: Coalescer[KnownAsk, Known] = Coalescer(partial(known_many, store))
         self.write: Coalescer[PollToSave, StoreError | None] = Coalescer(
             partial(save_polls, store), STATE_WRITE_WINDOW, self.writing, POLLS_PER_TRANSACTION
@@ -106,5 +105,5 @@ def fetch_limits(config: Config) -> FetchLimits:
         per_host=p.per_host,
         allow_private_addresses=p.allow_private_addresses,
         host_gap=p.host_gap,
-        **({"user_agent": p.user_agent} if p.user_agent else {}),
+        user_agent=p.user_agent or DEFAULT_USER_AGENT,
     )

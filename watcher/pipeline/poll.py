@@ -41,6 +41,7 @@ from watcher.ingest.parse import ParsedFeed
 from watcher.pipeline.context import FEED_ACCEPT, RETRY_AFTER_CAP, Context, PollReport
 from watcher.pipeline.stories import build, new_entries, rematch_headlines
 from watcher.store import FeedUpdate
+from watcher.store.feeds import StateRow
 from watcher.store.pending import PENDING, pending_ids
 from watcher.store.stories import (
     ClaimLost,
@@ -48,7 +49,6 @@ from watcher.store.stories import (
     StoryToSave,
     UpdateToSave,
 )
-from watcher.store.tables import FeedState
 
 log = logging.getLogger("watcher.poll")
 
@@ -108,7 +108,7 @@ async def _poll_guarded(ctx: Context, feed: FeedConfig) -> PollReport:
 async def _record_failure(
     ctx: Context,
     feed: FeedConfig,
-    state: FeedState,
+    state: StateRow,
     exc: WatcherError,
     headers: Mapping[str, str],
 ) -> PollReport:
@@ -149,7 +149,7 @@ async def _record_failure(
     return PollReport(feed.name, "disabled" if disabled else "error", error=error)
 
 
-async def _poll(ctx: Context, feed: FeedConfig, state: FeedState) -> PollReport:
+async def _poll(ctx: Context, feed: FeedConfig, state: StateRow) -> PollReport:
     resp = await ctx.fetcher.get(
         state.url,
         etag=state.etag,
@@ -218,7 +218,7 @@ async def _poll(ctx: Context, feed: FeedConfig, state: FeedState) -> PollReport:
 async def _save(
     ctx: Context,
     feed: FeedConfig,
-    state: FeedState,
+    state: StateRow,
     update: FeedUpdate,
     items: Sequence[StoryToSave] = (),
     updates: Sequence[UpdateToSave] = (),
@@ -247,7 +247,7 @@ _CLAIM: contextvars.ContextVar[str | None] = contextvars.ContextVar("watcher_cla
 def _schedule(
     ctx: Context,
     feed: FeedConfig,
-    state: FeedState,
+    state: StateRow,
     update: FeedUpdate,
     new: int,
     parsed: ParsedFeed | None,
