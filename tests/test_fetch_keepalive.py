@@ -17,6 +17,7 @@ class Counts:
     opened: int = 0
     closed: int = 0
     requests: int = 0
+    heads: list[bytes] = field(default_factory=list)
     ports: list[int] = field(default_factory=list)
 
 
@@ -34,12 +35,15 @@ async def serve(counts: Counts, hosts: int = 1, close_after: int = 0) -> list[as
                 if not head.startswith(b"GET "):
                     break
                 counts.requests += 1
+                counts.heads.append(head)
+                closing = b"\r\nConnection: close\r\n" in head  # as real servers honour it
                 writer.write(
-                    b'HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\nContent-Length: 0\r\n\r\n'
+                    b'HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\nContent-Length: 0\r\n'
+                    + (b"Connection: close\r\n\r\n" if closing else b"\r\n")
                 )
                 await writer.drain()
                 answered += 1
-                if close_after and answered >= close_after:
+                if closing or (close_after and answered >= close_after):
                     break
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
@@ -90,6 +94,27 @@ def test_no_keepalive_opens_a_connection_per_request() -> None:
 
     counts = asyncio.run(go())
     assert counts.requests == 3 and counts.opened == 3
+
+
+def test_a_connection_not_wanted_again_is_not_kept() -> None:
+    """A feed polled less often than connections are kept asks the server to close: nothing
+    is left in the idle pool."""
+
+    async def go() -> tuple[Counts, int]:
+        counts = Counts()
+        servers = await serve(counts)
+        url = f"http://127.0.0.1:{counts.ports[0]}/feed"
+        async with Fetcher(LIMITS) as f:
+            for _ in range(3):
+                assert (await f.get(url, keep_alive=False)).not_modified
+            idle = f.idle_connections
+        for s in servers:
+            s.close()
+        return counts, idle
+
+    counts, idle = asyncio.run(go())
+    assert counts.requests == 3 and counts.opened == 3 and idle == 0
+    assert all(b"\r\nConnection: close\r\n" in head for head in counts.heads)
 
 
 def test_idle_pool_is_capped_and_keeps_the_oldest() -> None:
@@ -162,6 +187,6 @@ def test_idle_cap_leaves_most_file_descriptors_free() -> None:
 
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     cap = idle_cap()
-    assert 0 < cap <= 1024
+    assert 0 < cap <= 4096
     if soft != resource.RLIM_INFINITY:
         assert cap <= soft // 4

@@ -27,6 +27,7 @@ from watcher.daemon.policy import (
     backoff,
     cache_max_age,
     jitter,
+    keep_connection,
     possible_gap,
     publisher_hint,
     rate_from_dates,
@@ -156,6 +157,7 @@ async def _poll(ctx: Context, feed: FeedConfig, state: StateRow) -> PollReport:
         last_modified=state.last_modified,
         headers=dict(feed.headers),
         accept=FEED_ACCEPT,
+        keep_alive=keep_connection(state.interval, ctx.fetcher.limits.keepalive),
     )
     if resp.status >= 300 and not resp.not_modified:
         return await _record_failure(ctx, feed, state, status_error(resp), resp.headers)
