@@ -183,3 +183,14 @@ def test_health_alerts_once_per_episode() -> None:
         assess(Vitals.of(_row(disabled_at=NOW, health_alerted="disabled")), NOW, threshold).alert
         is None
     )
+
+
+def test_connection_kept_only_for_a_feed_polled_again_before_it_expires() -> None:
+    from watcher.daemon.policy import keep_connection
+
+    assert keep_connection(15.0, 60.0)
+    assert keep_connection(54.0, 60.0)  # 54 s + 10% jitter: just in time
+    assert not keep_connection(55.0, 60.0)
+    assert not keep_connection(300.0, 60.0)
+    assert not keep_connection(None, 60.0)
+    assert not keep_connection(15.0, 0.0)  # keep-alive off

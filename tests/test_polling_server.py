@@ -488,3 +488,26 @@ def test_claims_leave_out_feeds_the_config_no_longer_names(tmp_path: Path, make:
     assert [name for name, _ in claimed] == ["a"]
     assert claim_due_feeds(p.store, "t", p.now, names, 60, skip=others | {"b"}) == []
     assert p.state("gone").lease_owner is None
+
+
+def test_only_a_feed_polled_again_soon_keeps_its_connection(
+    tmp_path: Path, feed_server: FeedServer, make: Any
+) -> None:
+    """A feed polled every 15 s keeps its connection for its next poll; one polled every 5
+    minutes asks the server to close it (kept, it would expire unused, holding a socket)."""
+    body = rss(["a"]).encode()
+    feed_server.routes["/busy"] = Route(body, headers={"Content-Type": "application/rss+xml"})
+    feed_server.routes["/quiet"] = Route(body, headers={"Content-Type": "application/rss+xml"})
+    text = (
+        f"database: sqlite:///{tmp_path / 'w.db'}\n"
+        "polling:\n  interval: 5m\n  min_interval: 1s\n  timeout: 2s\n  host_gap: 0s\n"
+        "  allow_private_addresses: true\n"
+        "feeds:\n"
+        f'  - {{name: busy, url: "{feed_server.url("/busy")}", interval: 15s, extract: false}}\n'
+        f'  - {{name: quiet, url: "{feed_server.url("/quiet")}", extract: false}}\n'
+    )
+    p = make(parse_config(str(tmp_path / "w.yaml"), text, {}))
+    p.poll("busy")
+    p.poll("quiet")
+    asked = {path: headers.get("Connection") for path, headers in feed_server.requests}
+    assert asked == {"/busy": None, "/quiet": "close"}

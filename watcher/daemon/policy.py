@@ -160,6 +160,13 @@ def adaptive_interval(
     return min(max(base, lo), hi)
 
 
+def keep_connection(interval: float | None, keepalive: float) -> bool:
+    """Whether a poll's connection is worth keeping for the feed's next poll: only if that
+    comes, jitter included, before the connection would expire. A feed polled every 5 minutes
+    would only hold a socket and a place in the idle pool for nothing."""
+    return interval is not None and interval * (1.0 + JITTER) <= keepalive
+
+
 @dataclass(frozen=True)
 class Move:
     """Where a feed's permanent redirect stands after one poll."""
@@ -210,6 +217,7 @@ __all__ = [
     "cache_max_age",
     "is_silent",
     "jitter",
+    "keep_connection",
     "possible_gap",
     "publisher_hint",
     "rate_from_dates",

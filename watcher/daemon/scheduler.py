@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import logging
 import os
 import signal
@@ -122,6 +123,17 @@ def maintain(store: Store, config: Config, now: datetime) -> None:
             log.info("retention: deleted %d story band rows past the clustering window", removed)
 
 
+def settle_heap() -> None:
+    """Put what start-up (or a reload) made, which lives as long as the process, out of the
+    cyclic collector's sight: polls promote their short-lived objects fast enough to trigger a
+    full collection every few hundred polls, and each walked the 170,000 objects of the
+    imported modules, config and rules (about 60 ms) again. Unfrozen first, so a reload's old
+    config and rules, if in a cycle, are still collected."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
 class Daemon:
     """The long-running process. Holds the current config; `reload` swaps it atomically."""
 
@@ -216,6 +228,7 @@ class Daemon:
                 scheduler=lambda: scheduler.running and not self._stop.is_set(),
                 workers=lambda: self._ctx is not None and self._ctx.pool.alive(),
             )
+            settle_heap()
             scheduler.start()
             watch = asyncio.create_task(self._watch_config(), name="watch-config")
             beat = asyncio.create_task(
@@ -315,6 +328,7 @@ class Daemon:
                     self._ctx, config=new, rules=rules, pool=WorkerPool.for_config(new, rules)
                 )
                 old.close(wait=False)  # polls already running finish on the old workers
+            settle_heap()
             log.info("config reloaded (%s): %s", why, summary)
             metrics.CONFIG_RELOADS.labels(outcome="ok").inc()
             return True

@@ -27,6 +27,7 @@ from watcher.daemon.policy import (
     backoff,
     cache_max_age,
     jitter,
+    keep_connection,
     possible_gap,
     publisher_hint,
     rate_from_dates,
@@ -41,6 +42,7 @@ from watcher.ingest.parse import ParsedFeed
 from watcher.pipeline.context import FEED_ACCEPT, RETRY_AFTER_CAP, Context, PollReport
 from watcher.pipeline.stories import build, new_entries, rematch_headlines
 from watcher.store import FeedUpdate
+from watcher.store.feeds import StateRow
 from watcher.store.pending import PENDING, pending_ids
 from watcher.store.stories import (
     ClaimLost,
@@ -48,7 +50,6 @@ from watcher.store.stories import (
     StoryToSave,
     UpdateToSave,
 )
-from watcher.store.tables import FeedState
 
 log = logging.getLogger("watcher.poll")
 
@@ -108,7 +109,7 @@ async def _poll_guarded(ctx: Context, feed: FeedConfig) -> PollReport:
 async def _record_failure(
     ctx: Context,
     feed: FeedConfig,
-    state: FeedState,
+    state: StateRow,
     exc: WatcherError,
     headers: Mapping[str, str],
 ) -> PollReport:
@@ -149,13 +150,14 @@ async def _record_failure(
     return PollReport(feed.name, "disabled" if disabled else "error", error=error)
 
 
-async def _poll(ctx: Context, feed: FeedConfig, state: FeedState) -> PollReport:
+async def _poll(ctx: Context, feed: FeedConfig, state: StateRow) -> PollReport:
     resp = await ctx.fetcher.get(
         state.url,
         etag=state.etag,
         last_modified=state.last_modified,
         headers=dict(feed.headers),
         accept=FEED_ACCEPT,
+        keep_alive=keep_connection(state.interval, ctx.fetcher.limits.keepalive),
     )
     if resp.status >= 300 and not resp.not_modified:
         return await _record_failure(ctx, feed, state, status_error(resp), resp.headers)
@@ -218,16 +220,18 @@ async def _poll(ctx: Context, feed: FeedConfig, state: FeedState) -> PollReport:
 async def _save(
     ctx: Context,
     feed: FeedConfig,
-    state: FeedState,
+    state: StateRow,
     update: FeedUpdate,
     items: Sequence[StoryToSave] = (),
     updates: Sequence[UpdateToSave] = (),
 ) -> bool:
     """Store the poll's outcome, in one transaction with the other polls that finished about
-    the same moment, then the feed's health, only when the outcome can change it. True when
+    the same moment (within half a second when it brought nothing to store: see
+    STATE_ONLY_WINDOW), then the feed's health, only when the outcome can change it. True when
     the health was recorded (it may have queued an alert)."""
     batches = ctx.batches
-    failed = await batches.write(PollToSave(feed.name, update, items, updates, _CLAIM.get()))
+    write = batches.write if items or updates else batches.write_state
+    failed = await write(PollToSave(feed.name, update, items, updates, _CLAIM.get()))
     if failed is not None:
         raise failed
     if not changes_health(state, update, ctx.config.polling.health_threshold):
@@ -245,7 +249,7 @@ _CLAIM: contextvars.ContextVar[str | None] = contextvars.ContextVar("watcher_cla
 def _schedule(
     ctx: Context,
     feed: FeedConfig,
-    state: FeedState,
+    state: StateRow,
     update: FeedUpdate,
     new: int,
     parsed: ParsedFeed | None,
