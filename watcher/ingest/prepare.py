@@ -103,7 +103,7 @@ def prepare_story(
         tags=source.tags,
         language=story.language,
     )
-    return Prepared(story=story, matches=tuple(rules.match(doc)), fingerprint=fp)
+    return Prepared(story=story, matches=tuple(m.ready() for m in rules.match(doc)), fingerprint=fp)
 
 
 def complete_story(
@@ -132,6 +132,6 @@ def complete_story(
         body_source=origin,
         language=language,
         search_text=fold_text(f"{title}\n{summary}\n{body}"),
-        matches=tuple(rules.match(doc)),
+        matches=tuple(m.ready() for m in rules.match(doc)),
         fingerprint=fp,
     )

@@ -4,7 +4,8 @@ between threads and a result can be stored or queued without defensive copies.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field, replace
 
 FIELDS: tuple[str, ...] = ("title", "summary", "body")
 """Searchable document fields, in the order hits are reported."""
@@ -80,10 +81,29 @@ class RuleMatch:
     hits: tuple[Hit, ...]
     score: float
     priority: str
+    # the stored form, once made (`ready`): not part of what the match is
+    stored: tuple[str, str, str] | None = field(default=None, compare=False, repr=False)
 
     def marked_snippet(self, left: str = "«", right: str = "»") -> str:
         """The first hit's snippet with the hit wrapped in `left`/`right`; "" if no hit."""
         return self.hits[0].marked(left, right) if self.hits else ""
+
+    def stored_form(self) -> tuple[str, str, str]:
+        """(terms as JSON, hits as JSON, marked snippet): how a match is stored."""
+        if self.stored is not None:
+            return self.stored
+        hits = [h.as_dict() for h in self.hits]
+        return (
+            json.dumps(list(self.terms), ensure_ascii=False),
+            json.dumps(hits, ensure_ascii=False),
+            self.marked_snippet(),
+        )
+
+    def ready(self) -> RuleMatch:
+        """This match with its stored form made: a worker process makes it, so that the
+        daemon's one busy process (which writes every story) need not (with a thousand rule
+        terms a story matches several rules, and serialising them cost more than inserting)."""
+        return replace(self, stored=self.stored_form())
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ so an alert is never lost between "matched" and "queued".
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -440,16 +439,8 @@ MATCH_COLUMNS = ["story_id", "rule", "terms", "hits", "snippet", "score", "match
 
 def match_values(story_id: int, m: RuleMatch, now: datetime) -> tuple[Any, ...]:
     """A match as stored, in MATCH_COLUMNS order."""
-    hits = [h.as_dict() for h in m.hits]
-    return (
-        story_id,
-        m.rule,
-        json.dumps(list(m.terms), ensure_ascii=False),
-        json.dumps(hits, ensure_ascii=False),
-        m.marked_snippet(),
-        m.score,
-        now,
-    )
+    terms, hits, snippet = m.stored_form()
+    return (story_id, m.rule, terms, hits, snippet, m.score, now)
 
 
 def insert_matches(
