@@ -3,7 +3,6 @@ store calls of concurrent polls coalesced into shared transactions, and the fetc
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass, field
 from functools import partial
@@ -16,7 +15,7 @@ from watcher.ingest.workers import WorkerPool
 from watcher.pipeline.pages import PageQueue
 from watcher.rules import RuleSet
 from watcher.store import Store
-from watcher.store.coalesce import Coalescer
+from watcher.store.coalesce import PAGE, POLL, Coalescer, WriteTurns
 from watcher.store.feeds import feed_states
 from watcher.store.stories import (
     Known,
@@ -35,7 +34,12 @@ FEED_ACCEPT = (
 )
 RETRY_AFTER_CAP = 6 * 3600.0  # a server cannot silence a feed for longer than this at once
 STATE_WRITE_WINDOW = 0.01  # seconds; poll outcomes arriving within it share one transaction
-POLLS_PER_TRANSACTION = 100  # bounds how long one write transaction holds the database
+# Bounds how long one write transaction holds the database: a poll counts 1, each new story
+# in it STORY_COST more (a story's rows cost some milliseconds; a 304's state, a tenth of one).
+# So 100 unchanged feeds share a transaction, and a burst's stories commit (and their alerts
+# go out) some tens at a time rather than a thousand at the end of one long transaction.
+POLLS_PER_TRANSACTION = 100
+STORY_COST = 2
 
 
 @dataclass(frozen=True)
@@ -58,12 +62,22 @@ class StoreBatches:
     reloaded Context keeps its predecessor's, since the store is the same."""
 
     def __init__(self, store: Store) -> None:
-        self.writing = asyncio.Lock()  # one poll write transaction at a time from this process
+        # one write transaction at a time from this process: deliveries', then polls', then
+        # article pages' (`async with writing:` takes a poll's turn)
+        self.writing = WriteTurns()
         self.read: Coalescer[str, FeedState | None] = Coalescer(partial(feed_states, store))
         self.known: Coalescer[KnownAsk, Known] = Coalescer(partial(known_many, store))
         self.write: Coalescer[PollToSave, StoreError | None] = Coalescer(
-            partial(save_polls, store), STATE_WRITE_WINDOW, self.writing, POLLS_PER_TRANSACTION
+            partial(save_polls, store),
+            STATE_WRITE_WINDOW,
+            self.writing.turn(POLL),
+            POLLS_PER_TRANSACTION,
+            cost=_poll_cost,
         )
+
+
+def _poll_cost(poll: PollToSave) -> int:
+    return 1 + STORY_COST * (len(poll.items) + len(poll.updates))
 
 
 @dataclass(frozen=True)
@@ -84,7 +98,9 @@ class Context:
         if self.batches is None:
             object.__setattr__(self, "batches", StoreBatches(self.store))
         if self.pages is None:
-            object.__setattr__(self, "pages", PageQueue(self.store, self.batches.writing))
+            object.__setattr__(
+                self, "pages", PageQueue(self.store, self.batches.writing.turn(PAGE))
+            )
         self.pages.use(self)  # the newest Context's config, rules and workers read the pages
 
 

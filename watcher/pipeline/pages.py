@@ -20,8 +20,9 @@ import heapq
 import logging
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
+from contextlib import AbstractAsyncContextManager
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from watcher import metrics
 from watcher.errors import FetchError, WatcherError
@@ -48,7 +49,10 @@ log = logging.getLogger("watcher.pages")
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 PAGES_IN_HAND = 64  # stories between "page requested" and "stored", at most
 WRITE_WINDOW = 0.01  # seconds; completions arriving within it share one transaction
-WRITES_PER_TRANSACTION = 100
+# A page's write costs tens of milliseconds (its text indexed, its cluster and alerts decided
+# again): a few per transaction, so a poll's or a delivery's write waiting for its turn waits
+# a fraction of a second, not seconds.
+WRITES_PER_TRANSACTION = 8
 
 
 class PageQueue:
@@ -60,7 +64,7 @@ class PageQueue:
     for its per-host slots and gap while other hosts idle. So the next page is the oldest of
     the feeds with none in flight (a feed's pages are nearly always on its own host)."""
 
-    def __init__(self, store: Store, writing: asyncio.Lock) -> None:
+    def __init__(self, store: Store, writing: AbstractAsyncContextManager[Any]) -> None:
         self._ctx: Context | None = None
         self._waiting: dict[str, deque[int]] = {}  # feed -> its stories, oldest first
         self._ready: list[tuple[int, str]] = []  # (oldest story, feed) of feeds not in flight
