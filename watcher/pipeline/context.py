@@ -15,7 +15,7 @@ from watcher.ingest.workers import WorkerPool
 from watcher.pipeline.pages import PageQueue
 from watcher.rules import RuleSet
 from watcher.store import Store
-from watcher.store.coalesce import PAGE, POLL, Coalescer, WriteTurns
+from watcher.store.coalesce import POLL, Coalescer, WriteTurns
 from watcher.store.feeds import feed_states
 from watcher.store.stories import (
     Known,
@@ -98,9 +98,7 @@ class Context:
         if self.batches is None:
             object.__setattr__(self, "batches", StoreBatches(self.store))
         if self.pages is None:
-            object.__setattr__(
-                self, "pages", PageQueue(self.store, self.batches.writing.turn(PAGE))
-            )
+            object.__setattr__(self, "pages", PageQueue(self.store, self.batches.writing))
         self.pages.use(self)  # the newest Context's config, rules and workers read the pages
 
 

@@ -20,9 +20,8 @@ import heapq
 import logging
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
-from contextlib import AbstractAsyncContextManager
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from watcher import metrics
 from watcher.errors import FetchError, WatcherError
@@ -30,7 +29,7 @@ from watcher.ingest.fetch import status_error
 from watcher.ingest.prepare import FeedRef
 from watcher.model import AlertStory
 from watcher.notify.alerts import body_alerts
-from watcher.store.coalesce import Coalescer
+from watcher.store.coalesce import PAGE, POLL, Coalescer, WriteTurns
 from watcher.store.db import Store
 from watcher.store.pending import (
     BodySaved,
@@ -64,7 +63,7 @@ class PageQueue:
     for its per-host slots and gap while other hosts idle. So the next page is the oldest of
     the feeds with none in flight (a feed's pages are nearly always on its own host)."""
 
-    def __init__(self, store: Store, writing: AbstractAsyncContextManager[Any]) -> None:
+    def __init__(self, store: Store, turns: WriteTurns) -> None:
         self._ctx: Context | None = None
         self._waiting: dict[str, deque[int]] = {}  # feed -> its stories, oldest first
         self._ready: list[tuple[int, str]] = []  # (oldest story, feed) of feeds not in flight
@@ -75,8 +74,9 @@ class PageQueue:
         self._fetching: asyncio.Semaphore | None = None
         self._read: Coalescer[int, PendingStory | None] = Coalescer(partial(pending_stories, store))
         self._write: Coalescer[BodyToSave, BodySaved | None] = Coalescer(
-            partial(save_bodies, store), WRITE_WINDOW, writing, WRITES_PER_TRANSACTION
+            partial(save_bodies, store), WRITE_WINDOW, turns.turn(PAGE), WRITES_PER_TRANSACTION
         )
+        self._turns = turns
         # stories whose first match came with their page, by feed (for `run --once`'s summary)
         self.matched: Counter[str] = Counter()
         self.on_alerts: Callable[[], None] | None = None  # the daemon's "deliver now"
@@ -203,6 +203,9 @@ class PageQueue:
             return None
         if self._extracting is None:
             self._extracting = asyncio.Semaphore(max(1, ctx.pool.size))
+        # polls storing new stories go first: their headlines' alerts wait on the workers'
+        # CPU and on the database, and this page's write would wait for theirs anyway
+        await self._turns.clear_of(POLL)
         try:
             async with self._extracting:
                 extracted = await (self._ctx or ctx).pool.extract(page.body, page.url)
