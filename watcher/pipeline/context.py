@@ -62,6 +62,10 @@ class StoreBatches:
     reloaded Context keeps its predecessor's, since the store is the same."""
 
     def __init__(self, store: Store) -> None:
+        # rules that notify (the newest Context's config): polls with a story matching one
+        # are written first, so in a burst the stories that alert commit before those that
+        # do not
+        self.alerting: frozenset[str] = frozenset()
         # one write transaction at a time from this process: deliveries', then polls', then
         # article pages' (`async with writing:` takes a poll's turn)
         self.writing = WriteTurns()
@@ -73,7 +77,12 @@ class StoreBatches:
             self.writing.turn(POLL),
             POLLS_PER_TRANSACTION,
             cost=_poll_cost,
+            rank=self._rank,
         )
+
+    def _rank(self, poll: PollToSave) -> int:
+        alerting = self.alerting
+        return 0 if any(m.rule in alerting for i in poll.items for m in i.matches) else 1
 
 
 def _poll_cost(poll: PollToSave) -> int:
@@ -100,6 +109,7 @@ class Context:
         if self.pages is None:
             object.__setattr__(self, "pages", PageQueue(self.store, self.batches.writing))
         self.pages.use(self)  # the newest Context's config, rules and workers read the pages
+        self.batches.alerting = frozenset(r.name for r in self.config.rules if r.notify)
 
 
 def fetch_limits(config: Config) -> FetchLimits:

@@ -117,7 +117,8 @@ class Coalescer(Generic[K, R]):
     instead of polling SQLite's busy handler, which lets a writer starve past its timeout under
     load), and takes every call that arrived while it waited. With `cost`, `limit` bounds the
     keys' summed cost instead of their number (a batch always takes its first key), so one
-    transaction's length is bounded by its work, not by how many callers it serves."""
+    transaction's length is bounded by its work, not by how many callers it serves. With
+    `rank`, calls waiting are taken lowest rank first (in order within a rank)."""
 
     def __init__(
         self,
@@ -126,12 +127,14 @@ class Coalescer(Generic[K, R]):
         lock: AbstractAsyncContextManager[Any] | None = None,
         limit: int = 0,
         cost: Callable[[K], int] | None = None,
+        rank: Callable[[K], int] | None = None,
     ) -> None:
         self._run = run
         self._window = window
         self._lock = lock
         self._limit = limit  # keys (or cost) per run at most; 0: no limit
         self._cost = cost
+        self._rank = rank
         self._pending: list[tuple[K, asyncio.Future[R]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
@@ -165,6 +168,9 @@ class Coalescer(Generic[K, R]):
         return len(self._pending)
 
     async def _run_batch(self) -> None:
+        if self._rank is not None:
+            rank = self._rank
+            self._pending.sort(key=lambda call: rank(call[0]))  # stable: in order within a rank
         cut = self._cut()
         batch, self._pending = self._pending[:cut], self._pending[cut:]
         # what is left, or comes meanwhile, is the next run's
