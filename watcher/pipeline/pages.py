@@ -9,8 +9,11 @@ PAGES_IN_HAND stories are being read at once, one per feed (the fetcher's per-ho
 apply within); pages take at most half of the fetcher's `concurrency`, so a poll's feed
 request does not queue behind them; and at most one extraction per worker process is in the
 pool, so a poll's parsing and matching wait for at most one page's extraction, never for a
-burst's. Stories are taken by id, oldest first; a stopped process leaves the rest pending in
-the database, and the next start (or `run --once`) resumes them.
+burst's. Headlines go first at the database too: a page's write takes its turn after every
+delivery's and poll's write waiting (store.coalesce.WriteTurns), a few pages a transaction, and
+no page is extracted while polls are storing new stories. Stories are taken by id, oldest
+first; a stopped process leaves the rest pending in the database, and the next start (or
+`run --once`) resumes them.
 """
 
 from __future__ import annotations
