@@ -3,6 +3,7 @@ store calls of concurrent polls coalesced into shared transactions, and the fetc
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from functools import partial
@@ -71,7 +72,7 @@ class StoreBatches:
         self.writing = WriteTurns()
         self.read: Coalescer[str, FeedState | None] = Coalescer(partial(feed_states, store))
         self.known: Coalescer[KnownAsk, Known] = Coalescer(partial(known_many, store))
-        self.write: Coalescer[PollToSave, StoreError | None] = Coalescer(
+        self._saves: Coalescer[PollToSave, StoreError | None] = Coalescer(
             partial(save_polls, store),
             STATE_WRITE_WINDOW,
             self.writing.turn(POLL),
@@ -79,6 +80,27 @@ class StoreBatches:
             cost=_poll_cost,
             rank=self._rank,
         )
+        self._storing = 0  # writes of polls with new stories, asked for and not yet done
+        self._no_stories = asyncio.Event()
+        self._no_stories.set()
+
+    async def write(self, poll: PollToSave) -> StoreError | None:
+        """Store a poll's outcome, in a transaction shared with the polls written with it."""
+        if not poll.items:
+            return await self._saves(poll)
+        self._storing += 1
+        self._no_stories.clear()
+        try:
+            return await self._saves(poll)
+        finally:
+            self._storing -= 1
+            if not self._storing:
+                self._no_stories.set()
+
+    async def stories_stored(self) -> None:
+        """Until no poll is waiting to store new stories (a 304's state write does not count:
+        feeds keep being polled through a burst)."""
+        await self._no_stories.wait()
 
     def _rank(self, poll: PollToSave) -> int:
         alerting = self.alerting

@@ -32,7 +32,7 @@ from watcher.ingest.fetch import status_error
 from watcher.ingest.prepare import FeedRef
 from watcher.model import AlertStory
 from watcher.notify.alerts import body_alerts
-from watcher.store.coalesce import PAGE, POLL, Coalescer, WriteTurns
+from watcher.store.coalesce import PAGE, Coalescer, WriteTurns
 from watcher.store.db import Store
 from watcher.store.pending import (
     BodySaved,
@@ -79,7 +79,6 @@ class PageQueue:
         self._write: Coalescer[BodyToSave, BodySaved | None] = Coalescer(
             partial(save_bodies, store), WRITE_WINDOW, turns.turn(PAGE), WRITES_PER_TRANSACTION
         )
-        self._turns = turns
         # stories whose first match came with their page, by feed (for `run --once`'s summary)
         self.matched: Counter[str] = Counter()
         self.on_alerts: Callable[[], None] | None = None  # the daemon's "deliver now"
@@ -208,7 +207,7 @@ class PageQueue:
             self._extracting = asyncio.Semaphore(max(1, ctx.pool.size))
         # polls storing new stories go first: their headlines' alerts wait on the workers'
         # CPU and on the database, and this page's write would wait for theirs anyway
-        await self._turns.clear_of(POLL)
+        await ctx.batches.stories_stored()
         try:
             async with self._extracting:
                 extracted = await (self._ctx or ctx).pool.extract(page.body, page.url)

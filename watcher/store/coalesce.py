@@ -36,10 +36,8 @@ class WriteTurns:
 
     def __init__(self) -> None:
         self._busy = False
-        self._holder = 0  # the priority of the turn running, while _busy
         self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
-        self._watchers: list[asyncio.Future[None]] = []  # clear_of(), woken at each release
 
     def turn(self, priority: int) -> _Turn:
         """An async context manager that holds a turn at `priority` (reusable)."""
@@ -47,7 +45,7 @@ class WriteTurns:
 
     async def acquire(self, priority: int) -> None:
         if not self._busy and not self._waiting:
-            self._busy, self._holder = True, priority
+            self._busy = True
             return
         future = asyncio.get_running_loop().create_future()
         heapq.heappush(self._waiting, (priority, next(self._order), future))
@@ -59,24 +57,12 @@ class WriteTurns:
             raise
 
     def release(self) -> None:
-        for watcher in self._watchers:
-            if not watcher.done():
-                watcher.set_result(None)
-        self._watchers = []
         while self._waiting:
-            priority, _, future = heapq.heappop(self._waiting)
+            _, _, future = heapq.heappop(self._waiting)
             if not future.done():
-                self._holder = priority
                 future.set_result(None)  # the turn passes on; _busy stays set
                 return
         self._busy = False
-
-    async def clear_of(self, priority: int) -> None:
-        """Until no write at `priority` is running or waiting for its turn."""
-        while (self._busy and self._holder == priority) or self.waiting(priority):
-            watcher = asyncio.get_running_loop().create_future()
-            self._watchers.append(watcher)
-            await watcher
 
     def locked(self) -> bool:
         return self._busy
