@@ -46,6 +46,7 @@ from watcher.rules import RuleSet
 from watcher.store import Store, sync_feeds
 from watcher.store.claims import release_claims
 from watcher.store.clusters import prune_bands
+from watcher.store.coalesce import WriteTurns
 from watcher.store.feeds import claim_due_feeds, release_feed_leases
 from watcher.store.outbox import release_leases
 from watcher.store.pending import all_pending
@@ -78,7 +79,7 @@ async def run_once(
         pool.close()
     beat = asyncio.create_task(heartbeat(store, config.polling.lease, clock, list))
     try:
-        await deliver_all(store, config, clock)
+        await deliver_all(store, config, clock, ctx.batches.writing)
     finally:
         beat.cancel()
     return list(reports)
@@ -101,11 +102,16 @@ async def release_stale_leases(store: Store) -> None:
             log.info("requeued %d delivery(ies) claimed by a process that stopped", released)
 
 
-async def deliver_all(store: Store, config: Config, clock: Callable[[], datetime]) -> None:
+async def deliver_all(
+    store: Store,
+    config: Config,
+    clock: Callable[[], datetime],
+    turns: WriteTurns | None = None,
+) -> None:
     """Send every due delivery (story and feed-health alerts alike) and digest; failed or
     postponed ones wait for a later pass. Digests have no per-row claim, so one process at a
-    time sends them."""
-    while sum(await deliver_due(store, config, clock)):
+    time sends them. `turns`: the polls' and pages' write turns, which deliveries go before."""
+    while sum(await deliver_due(store, config, clock, turns=turns)):
         pass
     with store.advisory_lock("digests") as mine:
         if mine:
@@ -425,7 +431,8 @@ class Daemon:
         try:
             async with self._deliver_lock:
                 self._deliver_waiting = False  # what is queued from now on wants another pass
-                await deliver_all(self.store, self.config, self.clock)
+                turns = self._ctx.batches.writing if self._ctx is not None else None
+                await deliver_all(self.store, self.config, self.clock, turns)
         except StoreError as exc:  # the database is full, read-only or away: not a bug
             self._failed("delivery pass", exc)
         except Exception:

@@ -12,9 +12,11 @@ import asyncio
 import html
 import logging
 import random
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from itertools import groupby
+from typing import Any, TypeVar
 
 import apprise
 from apprise import NotifyFormat
@@ -33,7 +35,8 @@ from watcher.notify.policy import (
 )
 from watcher.notify.templates import fit, markdown_escape, render, render_digest
 from watcher.store import Claimed, Store
-from watcher.store.claims import PROCESS, confirm_delivery
+from watcher.store.claims import PROCESS, confirm_deliveries
+from watcher.store.coalesce import DELIVERY, WriteTurns
 from watcher.store.outbox import (
     HEALTH,
     claim_due,
@@ -57,6 +60,10 @@ APPRISE_FORMATS = {
     "markdown": NotifyFormat.MARKDOWN,
 }
 OWNER = PROCESS
+# A confirm holds for this share of the lease: sends after it, to the same target, go out
+# without another round trip (the heartbeat renews the leases meanwhile)
+CONFIRMED_FOR = 0.25
+T = TypeVar("T")
 # Deliveries this process has claimed and not yet settled: the heartbeat renews their leases.
 IN_FLIGHT: set[int] = set()
 
@@ -123,10 +130,14 @@ async def deliver_due(
     clock: Clock,
     limit: int = 100,
     rnd: Callable[[], float] = random.random,
+    turns: WriteTurns | None = None,
 ) -> tuple[int, int]:
-    """Claim and send due deliveries; returns (sent, failed). Runs beside polls, not in them."""
+    """Claim and send due deliveries; returns (sent, failed). Runs beside polls, not in them.
+    `turns`: the process's write turns (the daemon's), so these writes go before the polls'
+    and pages' that are waiting for theirs."""
     lease = config.polling.lease
-    claims = await asyncio.to_thread(claim_due, store, OWNER, clock(), limit, lease)
+    claimed_at = time.monotonic()  # a claim is a confirm: the leases run from (after) here
+    claims = await _write(turns, claim_due, store, OWNER, clock(), limit, lease)
     if not claims:
         return 0, 0
     IN_FLIGHT.update(c.id for c in claims)
@@ -137,11 +148,17 @@ async def deliver_due(
             key=lambda c: (c.notifier, c.target),
         )
     ]
+    marks = _Marks(store, clock, turns)
     try:
         results = await asyncio.gather(
-            *(_deliver_target(store, config, clock, g, rnd) for g in groups)
+            *(
+                _deliver_target(store, config, clock, g, rnd, marks, turns, claimed_at)
+                for g in groups
+            )
         )
+        await marks.settled()
     finally:
+        # the heartbeat renews their leases until here, marks included
         IN_FLIGHT.difference_update(c.id for c in claims)
     sent, failed = sum(r[0] for r in results), sum(r[1] for r in results)
     if sent or failed:
@@ -150,14 +167,23 @@ async def deliver_due(
 
 
 async def _deliver_target(
-    store: Store, config: Config, clock: Clock, claims: Sequence[Claimed], rnd: Callable[[], float]
+    store: Store,
+    config: Config,
+    clock: Clock,
+    claims: Sequence[Claimed],
+    rnd: Callable[[], float],
+    marks: _Marks,
+    turns: WriteTurns | None,
+    claimed_at: float,
 ) -> tuple[int, int]:
     sent = failed = 0
-    for c in claims:
+    lease = config.polling.lease
+    confirmed, confirmed_at = {c.id for c in claims}, claimed_at
+    for n, c in enumerate(claims):
         notifier = config.notifier(c.notifier)
         if notifier is None or c.target >= len(notifier.urls):
             why = f"notifier {c.notifier!r} (target {c.target}) is no longer in the config"
-            await asyncio.to_thread(mark_failed, store, c.id, why, None)
+            await _write(turns, mark_failed, store, c.id, why, None)
             failed += 1
             continue
         url = notifier.urls[c.target]
@@ -166,30 +192,33 @@ async def _deliver_target(
         why = "quiet hours"
         limit = rate_limit_for(url, notifier.rate_limit)
         if wait is None and limit is not None:
+            await marks.settled()  # what this pass sent counts
             recent = await asyncio.to_thread(
                 sent_since, store, c.notifier, c.target, now - timedelta(seconds=limit[1])
             )
             wait, why = rate_wait(now, recent, limit), f"rate limit {limit[0]}/{limit[1]:g}s"
         if wait is not None:
-            await asyncio.to_thread(
-                postpone, store, c.id, wait, f"held until {wait:%H:%M} UTC: {why}"
-            )
+            await _write(turns, postpone, store, c.id, wait, f"held until {wait:%H:%M} UTC: {why}")
             continue
         title, body, fmt = message_for(c, notifier, url)
-        if not await asyncio.to_thread(
-            confirm_delivery, store, c.id, clock(), config.polling.lease
-        ):
+        if time.monotonic() - confirmed_at > lease * CONFIRMED_FOR:
+            # still ours? This one and those after it, in one write: a process resumed after
+            # a pause finds the claims it lost meanwhile taken, and sends none of them
+            rest = [x.id for x in claims[n:]]
+            confirmed = await _write(turns, confirm_deliveries, store, rest, clock(), lease)
+            confirmed_at = time.monotonic()
+        if c.id not in confirmed:
             log.warning("delivery %d: claimed by another process meanwhile; not sent", c.id)
             continue
         ok, error = await send_one(url, title, body, fmt)
         metrics.record_delivery(c.notifier, ok, c.context, clock())
         if ok:
-            await _mark_sent(store, c.id, clock)
+            marks.add(c.id)
             sent += 1
             continue
         error = mask(error, config.secrets)
         again = retry_at(clock(), c.attempts + 1, notifier.max_attempts, rnd())
-        await asyncio.to_thread(mark_failed, store, c.id, error, again)
+        await _write(turns, mark_failed, store, c.id, error, again)
         failed += 1
         log.warning(
             "delivery %d to %s[%d] failed (%s): %s",
@@ -202,23 +231,67 @@ async def _deliver_target(
     return sent, failed
 
 
-async def _mark_sent(store: Store, delivery_id: int, clock: Clock) -> None:
-    """The message is out: record it, waiting out a short database outage (every other
-    process's confirm fails once this lands, so the alert is not sent twice). The first failure
+async def _write(turns: WriteTurns | None, fn: Callable[..., T], *args: Any) -> T:
+    """A write of the sender's, in a thread, at the front of the process's write turns."""
+    if turns is None:
+        return await asyncio.to_thread(fn, *args)
+    async with turns.turn(DELIVERY):
+        return await asyncio.to_thread(fn, *args)
+
+
+class _Marks:
+    """Sent deliveries are marked in the background: the next send does not wait for the
+    mark's write, and those sent while one is running share the next (one write for a burst's
+    alerts, not one per alert). A process that dies before a mark lands sends that alert again
+    once its lease lapses (at least once, as when it dies between a send and its mark)."""
+
+    def __init__(self, store: Store, clock: Clock, turns: WriteTurns | None) -> None:
+        self._store = store
+        self._clock = clock
+        self._turns = turns
+        self._ids: list[int] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, delivery_id: int) -> None:
+        self._ids.append(delivery_id)
+        if self._task is None:
+            self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        try:
+            while self._ids:
+                ids, self._ids = self._ids, []
+                await _mark_sent(self._store, ids, self._clock, self._turns)
+        finally:
+            self._task = None
+
+    async def settled(self) -> None:
+        """Until every delivery added is marked (or its marking failed: raised here)."""
+        while self._task is not None:
+            await self._task
+
+
+async def _mark_sent(
+    store: Store, delivery_ids: list[int], clock: Clock, turns: WriteTurns | None
+) -> None:
+    """The messages are out: record it, waiting out a short database outage (every other
+    process's confirm fails once this lands, so an alert is not sent twice). The first failure
     is a warning and the outcome is said once: a restart of the database is one line, not one
     every half second."""
     for tries, wait in enumerate(MARK_RETRIES):
         try:
-            await asyncio.to_thread(mark_sent, store, [delivery_id], clock())
+            await _write(turns, mark_sent, store, delivery_ids, clock())
         except Exception as exc:
             level = logging.WARNING if tries == 0 else logging.DEBUG
-            log.log(level, "delivery %d sent but not yet marked (%s); retrying", delivery_id, exc)
+            log.log(
+                level, "deliveries %s sent but not yet marked (%s); retrying", delivery_ids, exc
+            )
             await asyncio.sleep(wait)
             continue
         if tries:
-            log.info("delivery %d marked sent after %d retries", delivery_id, tries)
+            log.info("deliveries %s marked sent after %d retries", delivery_ids, tries)
         return
-    await asyncio.to_thread(mark_sent, store, [delivery_id], clock())
+    await _write(turns, mark_sent, store, delivery_ids, clock())
 
 
 async def send_digests(store: Store, config: Config, clock: Clock) -> int:

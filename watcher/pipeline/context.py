@@ -16,7 +16,7 @@ from watcher.ingest.workers import WorkerPool
 from watcher.pipeline.pages import PageQueue
 from watcher.rules import RuleSet
 from watcher.store import Store
-from watcher.store.coalesce import Coalescer
+from watcher.store.coalesce import POLL, Coalescer, WriteTurns
 from watcher.store.feeds import StateRow, feed_states
 from watcher.store.stories import (
     Known,
@@ -34,13 +34,18 @@ FEED_ACCEPT = (
 )
 RETRY_AFTER_CAP = 6 * 3600.0  # a server cannot silence a feed for longer than this at once
 STATE_WRITE_WINDOW = 0.01  # seconds; poll outcomes arriving within it share one transaction
-POLLS_PER_TRANSACTION = 100  # bounds how long one write transaction holds the database
 # Polls that brought nothing to store (a 304, an unchanged body, a failure) wait longer for
 # company: no alert waits on them, and feeds polled on their own rhythm finish a few a second
 # (10,000 feeds every 5 minutes: 33 a second), so a 10 ms window committed almost each alone,
 # a transaction and a commit per poll (about a fifth of a 304's CPU).
 STATE_ONLY_WINDOW = 0.5
 STATES_PER_TRANSACTION = 500  # an UPDATE of a few columns each: a short hold still
+# Bounds how long one write transaction holds the database: a poll counts 1, each new story
+# in it STORY_COST more (a story's rows cost some milliseconds; a 304's state, a tenth of one).
+# So 100 unchanged feeds share a transaction, and a burst's stories commit (and their alerts
+# go out) some tens at a time rather than a thousand at the end of one long transaction.
+POLLS_PER_TRANSACTION = 100
+STORY_COST = 2
 
 
 @dataclass(frozen=True)
@@ -63,15 +68,58 @@ class StoreBatches:
     reloaded Context keeps its predecessor's, since the store is the same."""
 
     def __init__(self, store: Store) -> None:
-        self.writing = asyncio.Lock()  # one poll write transaction at a time from this process
+        # rules that notify (the newest Context's config): polls with a story matching one
+        # are written first, so in a burst the stories that alert commit before those that
+        # do not
+        self.alerting: frozenset[str] = frozenset()
+        # one write transaction at a time from this process: deliveries', then polls', then
+        # article pages' (`async with writing:` takes a poll's turn)
+        self.writing = WriteTurns()
         self.read: Coalescer[str, StateRow | None] = Coalescer(partial(feed_states, store))
         self.known: Coalescer[KnownAsk, Known] = Coalescer(partial(known_many, store))
-        self.write: Coalescer[PollToSave, StoreError | None] = Coalescer(
-            partial(save_polls, store), STATE_WRITE_WINDOW, self.writing, POLLS_PER_TRANSACTION
+        self._saves: Coalescer[PollToSave, StoreError | None] = Coalescer(
+            partial(save_polls, store),
+            STATE_WRITE_WINDOW,
+            self.writing.turn(POLL),
+            POLLS_PER_TRANSACTION,
+            cost=_poll_cost,
+            rank=self._rank,
         )
         self.write_state: Coalescer[PollToSave, StoreError | None] = Coalescer(
-            partial(save_polls, store), STATE_ONLY_WINDOW, self.writing, STATES_PER_TRANSACTION
+            partial(save_polls, store),
+            STATE_ONLY_WINDOW,
+            self.writing.turn(POLL),
+            STATES_PER_TRANSACTION,
         )
+        self._storing = 0  # writes of polls with new stories, asked for and not yet done
+        self._no_stories = asyncio.Event()
+        self._no_stories.set()
+
+    async def write(self, poll: PollToSave) -> StoreError | None:
+        """Store a poll's outcome, in a transaction shared with the polls written with it."""
+        if not poll.items:
+            return await self._saves(poll)
+        self._storing += 1
+        self._no_stories.clear()
+        try:
+            return await self._saves(poll)
+        finally:
+            self._storing -= 1
+            if not self._storing:
+                self._no_stories.set()
+
+    async def stories_stored(self) -> None:
+        """Until no poll is waiting to store new stories (a 304's state write does not count:
+        feeds keep being polled through a burst)."""
+        await self._no_stories.wait()
+
+    def _rank(self, poll: PollToSave) -> int:
+        alerting = self.alerting
+        return 0 if any(m.rule in alerting for i in poll.items for m in i.matches) else 1
+
+
+def _poll_cost(poll: PollToSave) -> int:
+    return 1 + STORY_COST * (len(poll.items) + len(poll.updates))
 
 
 @dataclass(frozen=True)
@@ -94,6 +142,7 @@ class Context:
         if self.pages is None:
             object.__setattr__(self, "pages", PageQueue(self.store, self.batches.writing))
         self.pages.use(self)  # the newest Context's config, rules and workers read the pages
+        self.batches.alerting = frozenset(r.name for r in self.config.rules if r.notify)
 
 
 def fetch_limits(config: Config) -> FetchLimits:

@@ -9,8 +9,11 @@ PAGES_IN_HAND stories are being read at once, one per feed (the fetcher's per-ho
 apply within); pages take at most half of the fetcher's `concurrency`, so a poll's feed
 request does not queue behind them; and at most one extraction per worker process is in the
 pool, so a poll's parsing and matching wait for at most one page's extraction, never for a
-burst's. Stories are taken by id, oldest first; a stopped process leaves the rest pending in
-the database, and the next start (or `run --once`) resumes them.
+burst's. Headlines go first at the database too: a page's write takes its turn after every
+delivery's and poll's write waiting (store.coalesce.WriteTurns), a few pages a transaction, and
+no page is extracted while polls are storing new stories. Stories are taken by id, oldest
+first; a stopped process leaves the rest pending in the database, and the next start (or
+`run --once`) resumes them.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from watcher.ingest.fetch import status_error
 from watcher.ingest.prepare import FeedRef
 from watcher.model import AlertStory
 from watcher.notify.alerts import body_alerts
-from watcher.store.coalesce import Coalescer
+from watcher.store.coalesce import PAGE, Coalescer, WriteTurns
 from watcher.store.db import Store
 from watcher.store.pending import (
     BodySaved,
@@ -48,7 +51,10 @@ log = logging.getLogger("watcher.pages")
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 PAGES_IN_HAND = 64  # stories between "page requested" and "stored", at most
 WRITE_WINDOW = 0.01  # seconds; completions arriving within it share one transaction
-WRITES_PER_TRANSACTION = 100
+# A page's write costs tens of milliseconds (its text indexed, its cluster and alerts decided
+# again): a few per transaction, so a poll's or a delivery's write waiting for its turn waits
+# a fraction of a second, not seconds.
+WRITES_PER_TRANSACTION = 8
 
 
 class PageQueue:
@@ -60,7 +66,7 @@ class PageQueue:
     for its per-host slots and gap while other hosts idle. So the next page is the oldest of
     the feeds with none in flight (a feed's pages are nearly always on its own host)."""
 
-    def __init__(self, store: Store, writing: asyncio.Lock) -> None:
+    def __init__(self, store: Store, turns: WriteTurns) -> None:
         self._ctx: Context | None = None
         self._waiting: dict[str, deque[int]] = {}  # feed -> its stories, oldest first
         self._ready: list[tuple[int, str]] = []  # (oldest story, feed) of feeds not in flight
@@ -71,7 +77,7 @@ class PageQueue:
         self._fetching: asyncio.Semaphore | None = None
         self._read: Coalescer[int, PendingStory | None] = Coalescer(partial(pending_stories, store))
         self._write: Coalescer[BodyToSave, BodySaved | None] = Coalescer(
-            partial(save_bodies, store), WRITE_WINDOW, writing, WRITES_PER_TRANSACTION
+            partial(save_bodies, store), WRITE_WINDOW, turns.turn(PAGE), WRITES_PER_TRANSACTION
         )
         # stories whose first match came with their page, by feed (for `run --once`'s summary)
         self.matched: Counter[str] = Counter()
@@ -199,6 +205,9 @@ class PageQueue:
             return None
         if self._extracting is None:
             self._extracting = asyncio.Semaphore(max(1, ctx.pool.size))
+        # polls storing new stories go first: their headlines' alerts wait on the workers'
+        # CPU and on the database, and this page's write would wait for theirs anyway
+        await ctx.batches.stories_stored()
         try:
             async with self._extracting:
                 extracted = await (self._ctx or ctx).pool.extract(page.body, page.url)

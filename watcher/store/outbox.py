@@ -2,10 +2,11 @@
 
 A sender claims due rows by writing its name and a lease expiry into them (with
 `FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's `BEGIN IMMEDIATE` serialises claimers),
-confirms each claim just before its send, sends, then marks each row. Its heartbeat renews the
-leases meanwhile (`store.claims`). A process that dies mid-send leaves rows whose short lease
-expires, and another pass reclaims them: an alert is never lost, and is sent twice only if the
-process died (or stalled past its lease) between a confirm and its mark.
+sends each while its claim (or a later confirm, `store.claims`) is at most a quarter of a
+lease old, and marks the rows sent, those sent together in one write. Its heartbeat renews the
+leases meanwhile. A process that dies mid-send leaves rows whose short lease expires, and
+another pass reclaims them: an alert is never lost, and is sent twice only if the process died
+(or stalled past its lease) between a send and its mark.
 
 Alerts about a story and alerts about a feed's health (kind `health`, no story) share the
 outbox, so both get the same claiming, retries, rate limits, quiet hours and listing.
