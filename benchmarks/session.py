@@ -3,7 +3,9 @@ reads off them (what was stored and alerted, detection latencies, CPU and memory
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import time
 from dataclasses import dataclass
 
@@ -44,12 +46,16 @@ class Session:
         self.complete_at: float | None = None  # when settle() first saw every story complete
 
     def close(self) -> Sample | None:
+        """Stop the daemon and the farm, and remove the daemon's folder (database, config,
+        log) unless WATCHER_BENCH_KEEP is set, to read its log after the run."""
         last = None
         try:
             if self.daemon.proc.poll() is None:
                 last = self.daemon.stop()
         finally:
             self.farm.close()
+            if not os.environ.get("WATCHER_BENCH_KEEP"):
+                shutil.rmtree(self.daemon.folder, ignore_errors=True)
         return last
 
     def publish(self, feeds: list[int], per_feed: int = 1, body_only_every: int = 0) -> None:
