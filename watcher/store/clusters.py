@@ -296,10 +296,10 @@ class Lookalikes:
         return (ranks[same] if same is not None else None), compared
 
     def add(self, fp: Fingerprint, title_key: str, seen: Any) -> Rank:
-        """A story this transaction writes (`seen` bound for story_bands.seen_at), by the rank
-        `written` will know its cluster by. Each key keeps only its newest PER_KEY written rows:
-        an older one can never be among a key's newest PER_KEY again, and a crowded bucket then
-        costs what a small one does."""
+        """A story this transaction writes (`seen` bound for story_bands.seen_at); its rank, by
+        which `clusters` will know its cluster once it is written. Each key keeps only its
+        newest PER_KEY written rows: an older one can never be among a key's newest PER_KEY
+        again, and a crowded bucket then costs what a small one does."""
         self.count += 1
         rank = (1, self.count)
         self.found[rank] = (0, None, pack(fp.signature), title_key)

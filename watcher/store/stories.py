@@ -262,10 +262,12 @@ def _save_stories(
     """Almost every new story starts its own cluster, and those are written together: one
     multi-row insert for the stories and one for their band keys, instead of a savepoint, five
     cluster queries and ~45 row writes each (5 ms a story, most of a first poll's cost). A story
-    that may join a cluster (a link or title already in the window, a band key of a story
-    written earlier in this transaction, or a stored look-alike: `nearby`, `lookalikes`) takes
-    the careful path, after what precedes it is written, so it sees exactly what it would have
-    seen had every story been saved one by one."""
+    that may join a cluster takes the careful path, after what precedes it is written, so it
+    sees exactly what it would have seen had every story been saved one by one: one whose link
+    or title is already in the window (`nearby`), or one that `lookalikes` finds to be the same
+    story as a stored or earlier written one through its band keys (then its cluster is known,
+    and find_cluster does not read the buckets again). Sharing a band key by chance, without
+    being the same story, keeps a story in the batch."""
     fresh: list[tuple[StoryToSave, int, Rank | None]] = []  # compared with, rank in lookalikes
     conn = s.connection()
     since, seen = bind(conn, _SEEN_AT, now - WINDOW), bind(conn, _SEEN_AT, now)
