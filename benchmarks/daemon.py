@@ -29,6 +29,15 @@ ALERT_BODY = "{% for r in rules %}{% for h in r.hits %}{{ h.field }} {% endfor %
 were found in, so the harness can tell title/summary matches from body-only ones."""
 
 
+def _memtrace() -> list[str]:
+    """BENCH_MEMTRACE="--after 60 --out FILE ..." runs the daemon under benchmarks/memtrace.py
+    with those options, to see where its heap goes in a scenario."""
+    opts = os.environ.get("BENCH_MEMTRACE")
+    if not opts:
+        return ["-m", "watcher"]
+    return [str(Path(__file__).with_name("memtrace.py")), *opts.split(), "--"]
+
+
 @dataclass(frozen=True)
 class DaemonSpec:
     interval: str = "1h"  # each feed's pinned interval
@@ -94,7 +103,7 @@ class Daemon:
         self.started = time.time()
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "watcher", "run", "-c", str(cfg)],
+                [sys.executable, *_memtrace(), "run", "-c", str(cfg)],
                 cwd=self.folder,
                 env=env,
                 stdout=log,

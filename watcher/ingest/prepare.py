@@ -1,6 +1,8 @@
 """A new entry made ready to store: its identity, folded text, language, near-duplicate
 fingerprint and rule matches. Pure, so that it can run in a worker process (watcher.ingest.workers):
-on a first poll of many feeds this is most of the CPU after parsing."""
+on a first poll of many feeds this is most of the CPU after parsing. The daemon imports this
+module for FeedRef alone, so language detection (numpy, py3langid, pycld2) is imported where it
+runs, in the workers, and not here."""
 
 from __future__ import annotations
 
@@ -9,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from watcher.ingest.dedup import identify
-from watcher.ingest.extract import detect_language
 from watcher.ingest.parse import Entry
 from watcher.model import NewStory
 from watcher.neardup import Fingerprint, fingerprint
@@ -74,6 +75,8 @@ def prepare_stories(
 def prepare_story(
     rules: RuleSet, source: FeedRef, entry: Entry, body: str, origin: str, now: datetime
 ) -> Prepared:
+    from watcher.ingest.extract import detect_language  # numpy, langid: workers only
+
     fp = fingerprint(entry.title, body)
     identity = entry.identity or identify(
         entry.guid, entry.link, entry.title, entry.summary or entry.content
@@ -117,6 +120,8 @@ def complete_story(
     """A story stored with the feed's text, prepared again with its article's text: the same
     language, fingerprint, folded text and matches `prepare_story` gives a story whose page
     was read before it was stored."""
+    from watcher.ingest.extract import detect_language  # numpy, langid: workers only
+
     fp = fingerprint(title, body)
     language = detect_language(f"{title}\n{body}")
     doc = Document(

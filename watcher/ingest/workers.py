@@ -43,14 +43,13 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from watcher import metrics
 from watcher.config import Config
 from watcher.errors import WatcherError, WorkerError
 from watcher.ingest import bounds
 from watcher.ingest.bounds import WorkerLimits, largest_mb, run_bounded
-from watcher.ingest.extract import Extracted, extract_article
 from watcher.ingest.parse import Entry, ParsedFeed, parse_feed
 from watcher.ingest.prepare import (
     Completed,
@@ -61,6 +60,9 @@ from watcher.ingest.prepare import (
     prepare_stories,
 )
 from watcher.rules import RuleSet, RuleSpec, normalise_text
+
+if TYPE_CHECKING:
+    from watcher.ingest.extract import Extracted
 
 log = logging.getLogger("watcher.ingest.workers")
 
@@ -78,6 +80,15 @@ _RULES: RuleSet | None = None  # a worker's compiled rule set
 
 _POOLS_LOCK = threading.Lock()
 _POOLS_LIVE = 0  # executors of this process started and not yet wound down
+
+
+def _extract_article(body: bytes, url: str) -> Extracted | None:
+    """Run in a worker. Imported here and not at the top: the daemon sends this function by
+    name and never runs it, so it does not load what extracting needs (trafilatura, lxml,
+    numpy and the language models: ~12 MB and half a second of its start-up)."""
+    from watcher.ingest.extract import extract_article
+
+    return extract_article(body, url)
 
 
 def warm_up() -> None:
@@ -501,7 +512,7 @@ class WorkerPool:
         return await self._run("parsing", parse_feed, body, url, now, dict(headers))
 
     async def extract(self, body: bytes, url: str) -> Extracted | None:
-        return await self._run("extracting", extract_article, body, url)
+        return await self._run("extracting", _extract_article, body, url)
 
     async def prepare(
         self, source: FeedRef, items: Sequence[tuple[Entry, str, str]], now: datetime
