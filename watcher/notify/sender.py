@@ -210,6 +210,9 @@ async def _deliver_target(
         if c.id not in confirmed:
             log.warning("delivery %d: claimed by another process meanwhile; not sent", c.id)
             continue
+        # the previous send's mark first: killed now, the process re-sends at most one
+        # message per target (the README's only duplicate), however many this pass has sent
+        await marks.settled()
         ok, error = await send_one(url, title, body, fmt)
         metrics.record_delivery(c.notifier, ok, c.context, clock())
         if ok:
@@ -240,10 +243,10 @@ async def _write(turns: WriteTurns | None, fn: Callable[..., T], *args: Any) -> 
 
 
 class _Marks:
-    """Sent deliveries are marked in the background: the next send does not wait for the
-    mark's write, and those sent while one is running share the next (one write for a burst's
-    alerts, not one per alert). A process that dies before a mark lands sends that alert again
-    once its lease lapses (at least once, as when it dies between a send and its mark)."""
+    """Sent deliveries are marked in the background, and those sent (to other targets) while
+    one is running share the next write; a target's next send waits for its previous mark. A
+    process that dies before a mark lands sends that alert again once its lease lapses (at
+    least once, as when it dies between a send and its mark): one message per target at most."""
 
     def __init__(self, store: Store, clock: Clock, turns: WriteTurns | None) -> None:
         self._store = store
