@@ -206,14 +206,12 @@ def test_a_database_upgraded_with_its_band_data_keeps_clustering(empty_database_
 
     from sqlalchemy import text
 
-    from tests.test_cluster_bounds import NO_RULES, REPRINT, WIRE
+    from tests.test_cluster_bounds import REPRINT, WIRE, Seen
     from watcher.config import FeedConfig
-    from watcher.ingest.parse import Entry
-    from watcher.ingest.prepare import FeedRef, prepare_story
     from watcher.neardup import fingerprint, pack
     from watcher.store import sync_feeds
     from watcher.store.feeds import FeedUpdate
-    from watcher.store.stories import StoryToSave, save_poll
+    from watcher.store.stories import save_poll
 
     title = "Border crossing agreed in Tbilisi"
     fp = fingerprint(title, WIRE)
@@ -244,18 +242,7 @@ def test_a_database_upgraded_with_its_band_data_keeps_clustering(empty_database_
     assert current(store) == head()
     at = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
     sync_feeds(store, [FeedConfig(name="agency", url="https://agency.example/rss")], at, 300)
-
-    def item(n: int, heading: str, body: str) -> StoryToSave:
-        entry = Entry(
-            guid=f"agency-{n}",
-            link=f"https://agency.example/news/{n}",
-            title=heading,
-            summary="",
-            content="",
-            published_at=at,
-        )
-        p = prepare_story(NO_RULES, FeedRef("agency"), entry, body, "feed", at)
-        return StoryToSave(story=p.story, fingerprint=p.fingerprint)
+    seen = Seen()
 
     other = (
         "Heavy snow closed the mountain pass for the third day running, and the roads agency "
@@ -266,7 +253,10 @@ def test_a_database_upgraded_with_its_band_data_keeps_clustering(empty_database_
         store,
         "agency",
         FeedUpdate(polled_at=at, next_poll_at=at + timedelta(minutes=5), status=200, error=None),
-        [item(2, "Tbilisi: new crossing point", REPRINT), item(3, "Snow closes the pass", other)],
+        [
+            seen.item("agency", 2, "Tbilisi: new crossing point", REPRINT, at),
+            seen.item("agency", 3, "Snow closes the pass", other, at),
+        ],
     )
     with store.engine.connect() as conn:
         clusters = dict(conn.execute(text("SELECT key, cluster_id FROM stories")).all())

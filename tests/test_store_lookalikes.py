@@ -16,18 +16,15 @@ import pytest
 from sqlmodel import select
 
 from benchmarks.bench_cluster import rate_table
+from tests.test_cluster_bounds import Seen
 from watcher.config import FeedConfig
-from watcher.ingest.parse import Entry
-from watcher.ingest.prepare import FeedRef, prepare_story
-from watcher.rules import RuleSet
 from watcher.store import Store, sync_feeds
-from watcher.store.clusters import MAX_CANDIDATES, ClusterInfo
+from watcher.store.clusters import MAX_CANDIDATES
 from watcher.store.feeds import FeedUpdate
-from watcher.store.stories import PollToSave, StoryToSave, _save_one, save_polls
+from watcher.store.stories import PollToSave, _save_one, save_polls
 from watcher.store.tables import StoryRow
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-NO_RULES = RuleSet.compile([], {})
 FEEDS = ["a", "b", "c", "d"]
 SUBJECTS = ["ministry", "central bank", "border service", "parliament", "court", "mayor's office"]
 VERBS = ["announced", "postponed", "reviewed", "approved", "criticised", "extended"]
@@ -56,31 +53,6 @@ def bodies(n: int) -> list[str]:
     return out
 
 
-class Seen:
-    """The ClusterInfo each story was stored with, as the alert builder receives it."""
-
-    def __init__(self) -> None:
-        self.infos: dict[str, ClusterInfo] = {}
-
-    def item(self, feed: str, n: int, body: str, at: datetime, title: str = "") -> StoryToSave:
-        entry = Entry(
-            guid=f"{feed}-{n}",
-            link=f"https://{feed}.example/news/{n}",
-            title=title or f"Report number {n} from the {feed} desk",
-            summary="",
-            content="",
-            published_at=at,
-        )
-        p = prepare_story(NO_RULES, FeedRef(feed), entry, body, "feed", at)
-        key = p.story.key
-
-        def alerts(info: ClusterInfo) -> tuple[()]:
-            self.infos[key] = info
-            return ()
-
-        return StoryToSave(story=p.story, fingerprint=p.fingerprint, alerts=alerts)
-
-
 def polls(seen: Seen, texts: list[tuple[str, str]], per_poll: int) -> list[list[PollToSave]]:
     """Transactions of five polls, ten minutes apart."""
     out = []
@@ -92,7 +64,7 @@ def polls(seen: Seen, texts: list[tuple[str, str]], per_poll: int) -> list[list[
             feed = FEEDS[(t * 5 + p) % len(FEEDS)]
             first = (t * 5 + p) * per_poll
             items = [
-                seen.item(feed, n, texts[n][1], at, texts[n][0])
+                seen.item(feed, n, texts[n][0] or f"Report number {n} from {feed}", texts[n][1], at)
                 for n in range(first, first + per_poll)
             ]
             batch.append(PollToSave(feed, update, items))
