@@ -95,6 +95,28 @@ class Route:
     trickle: float = 0.0  # > 0: send the body one byte per this many seconds
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    """A handler for a test's own small server: answers with a whole body, logs nothing."""
+
+    def send_body(self, body: bytes, kind: str, status: int = 200) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def serve(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, str]:
+    """A threaded server on a free loopback port, already serving, and its base URL."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd, f"http://127.0.0.1:{httpd.server_address[1]}"
+
+
 class FeedServer:
     """Serves fixed routes and counts requests per path, and the peak of requests in flight.
 

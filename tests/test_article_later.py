@@ -11,13 +11,12 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import Receiver, run_watcher, wait_for, write_config
+from tests.conftest import QuietHandler, Receiver, run_watcher, serve, wait_for, write_config
 from tests.conftest import start_daemon as start
 
 PAGE = (
@@ -52,10 +51,10 @@ class Pages:
         self.served: list[str] = []
         pages = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 if self.path == "/feed.xml":
-                    self._send(pages.feed().encode(), "application/rss+xml")
+                    self.send_body(pages.feed().encode(), "application/rss+xml")
                     return
                 story = STORIES.get(self.path)
                 if story is None:
@@ -65,22 +64,9 @@ class Pages:
                 pages.gate.wait(60)
                 pages.served.append(self.path)
                 title, text = story
-                self._send(PAGE.format(title=title, text=text).encode(), "text/html")
+                self.send_body(PAGE.format(title=title, text=text).encode(), "text/html")
 
-            def _send(self, body: bytes, kind: str) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.httpd, self.base = serve(Handler)
 
     def feed(self) -> str:
         items = "".join(

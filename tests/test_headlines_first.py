@@ -9,13 +9,12 @@ import asyncio
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import Receiver, write_config
+from tests.conftest import QuietHandler, Receiver, serve, write_config
 from watcher.config import load_config
 from watcher.daemon.scheduler import deliver_all
 from watcher.ingest.fetch import Fetcher
@@ -54,35 +53,21 @@ class Wire:
     def __init__(self) -> None:
         wire = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 if self.path == "/flash.xml":
                     body = rss(wire.base, [("/p/flash.html", "Strong quake hits the coast")])
-                    self._send(body, "application/rss+xml")
+                    self.send_body(body.encode(), "application/rss+xml")
                 elif self.path.startswith("/wire/"):
                     n = self.path.removeprefix("/wire/").removesuffix(".xml")
                     body = rss(wire.base, [(f"/p/{n}.html", f"Council delays harbour budget {n}")])
-                    self._send(body, "application/rss+xml")
+                    self.send_body(body.encode(), "application/rss+xml")
                 elif self.path.startswith("/p/"):
-                    self._send(ARTICLE.format(title=self.path), "text/html")
+                    self.send_body(ARTICLE.format(title=self.path).encode(), "text/html")
                 else:
                     self.send_error(404)
 
-            def _send(self, body: str, kind: str) -> None:
-                data = body.encode()
-                self.send_response(200)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.httpd, self.base = serve(Handler)
 
 
 @pytest.fixture
