@@ -35,7 +35,7 @@ from watcher.notify.policy import (
 )
 from watcher.notify.templates import fit, markdown_escape, render, render_digest
 from watcher.store import Claimed, Store
-from watcher.store.claims import PROCESS, confirm_deliveries
+from watcher.store.claims import PROCESS, renew_deliveries
 from watcher.store.coalesce import DELIVERY, WriteTurns
 from watcher.store.outbox import (
     HEALTH,
@@ -205,7 +205,7 @@ async def _deliver_target(
             # still ours? This one and those after it, in one write: a process resumed after
             # a pause finds the claims it lost meanwhile taken, and sends none of them
             rest = [x.id for x in claims[n:]]
-            confirmed = await _write(turns, confirm_deliveries, store, rest, clock(), lease)
+            confirmed = await _write(turns, renew_deliveries, store, rest, clock(), lease)
             confirmed_at = time.monotonic()
         if c.id not in confirmed:
             log.warning("delivery %d: claimed by another process meanwhile; not sent", c.id)

@@ -85,7 +85,7 @@ class StoreBatches:
             cost=_poll_cost,
             rank=self._rank,
         )
-        self.write_state: Coalescer[PollToSave, StoreError | None] = Coalescer(
+        self._states: Coalescer[PollToSave, StoreError | None] = Coalescer(
             partial(save_polls, store),
             STATE_ONLY_WINDOW,
             self.writing.turn(POLL),
@@ -96,7 +96,10 @@ class StoreBatches:
         self._no_stories.set()
 
     async def write(self, poll: PollToSave) -> StoreError | None:
-        """Store a poll's outcome, in a transaction shared with the polls written with it."""
+        """Store a poll's outcome, in a transaction shared with the polls written with it: one
+        that brought nothing to store waits longer for company (STATE_ONLY_WINDOW)."""
+        if not (poll.items or poll.updates):
+            return await self._states(poll)
         if not poll.items:
             return await self._saves(poll)
         self._storing += 1

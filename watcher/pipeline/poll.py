@@ -230,8 +230,7 @@ async def _save(
     STATE_ONLY_WINDOW), then the feed's health, only when the outcome can change it. True when
     the health was recorded (it may have queued an alert)."""
     batches = ctx.batches
-    write = batches.write if items or updates else batches.write_state
-    failed = await write(PollToSave(feed.name, update, items, updates, _CLAIM.get()))
+    failed = await batches.write(PollToSave(feed.name, update, items, updates, _CLAIM.get()))
     if failed is not None:
         raise failed
     if not changes_health(state, update, ctx.config.polling.health_threshold):

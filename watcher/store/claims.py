@@ -23,7 +23,7 @@ from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
-from sqlmodel import col, select
+from sqlmodel import col
 
 from watcher.store.db import Store
 from watcher.store.tables import DeliveryRow, FeedState
@@ -66,12 +66,15 @@ def renew_feeds(store: Store, tokens: Collection[str], now: datetime, lease: flo
 
 def renew_deliveries(
     store: Store, ids: Collection[int], now: datetime, lease: float, owner: str = PROCESS
-) -> int:
-    """Extend the leases of these pending deliveries while `owner` still holds them."""
+) -> set[int]:
+    """Extend the leases of these deliveries that `owner` still holds and that are still
+    pending; returns those. The heartbeat renews what is in flight; the sender asks just
+    before a send whether the rest of its claims are still its own, all in one write, so a
+    process resumed after a pause finds its remaining claims taken and sends none of them."""
     if not ids:
-        return 0
+        return set()
     with store.write() as s:
-        result = s.execute(
+        renewed = s.execute(
             update(DeliveryRow)
             .where(
                 col(DeliveryRow.id).in_(list(ids)),
@@ -79,44 +82,9 @@ def renew_deliveries(
                 col(DeliveryRow.status) == "pending",
             )
             .values(lease_until=now + timedelta(seconds=lease))
+            .returning(col(DeliveryRow.id))
         )
-        return int(getattr(result, "rowcount", 0) or 0)
-
-
-def confirm_delivery(
-    store: Store, delivery_id: int, now: datetime, lease: float, owner: str = PROCESS
-) -> bool:
-    """Just before a send: is the delivery still ours and pending? Renews the lease if so.
-    A process resumed after a pause finds its remaining claims taken and sends none of them."""
-    return renew_deliveries(store, [delivery_id], now, lease, owner) == 1
-
-
-def confirm_deliveries(
-    store: Store, ids: Collection[int], now: datetime, lease: float, owner: str = PROCESS
-) -> set[int]:
-    """`confirm_delivery` for several at once, in one write: those still ours and pending,
-    their leases renewed."""
-    if not ids:
-        return set()
-    with store.write() as s:
-        mine = set(
-            s.exec(
-                select(DeliveryRow.id)
-                .where(
-                    col(DeliveryRow.id).in_(list(ids)),
-                    col(DeliveryRow.lease_owner) == owner,
-                    col(DeliveryRow.status) == "pending",
-                )
-                .with_for_update()
-            ).all()
-        )
-        if mine:
-            s.execute(
-                update(DeliveryRow)
-                .where(col(DeliveryRow.id).in_(list(mine)))
-                .values(lease_until=now + timedelta(seconds=lease))
-            )
-        return {i for i in mine if i is not None}
+        return {int(i) for (i,) in renewed}
 
 
 def release_claims(store: Store, owner: str = PROCESS) -> tuple[int, int]:

@@ -29,6 +29,7 @@ WINDOW = timedelta(hours=72)
 MAX_CANDIDATES = 20  # stories compared with a new one, those sharing most band keys first
 PER_KEY = 32  # stories read per band key, the newest first
 T = TypeVar("T", str, int)
+C = TypeVar("C", int, tuple[int, int])  # a candidate: a story id, or a Lookalikes rank
 
 
 @dataclass(frozen=True)
@@ -175,9 +176,15 @@ def rank_candidates(bands: Sequence[int], buckets: Buckets, since: Any) -> list[
     """Stories of `buckets` seen since `since` (bound), counted by the keys of `bands` they
     share: the most first, then the earliest id, at most MAX_CANDIDATES. Buckets read with an
     earlier `since` give the same answer: the rows of a later window are a prefix of each."""
-    shared = Counter(sid for k in bands for sid, seen in buckets.get(k, ()) if seen >= since)
-    best = sorted(shared.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_CANDIDATES]
-    return [sid for sid, _ in best]
+    return most_shared(
+        Counter(sid for k in bands for sid, seen in buckets.get(k, ()) if seen >= since)
+    )
+
+
+def most_shared(shared: Counter[C]) -> list[C]:
+    """The candidates sharing the most keys, the earliest (smallest) first among equals, at
+    most MAX_CANDIDATES."""
+    return [c for c, _ in sorted(shared.items(), key=lambda kv: (-kv[1], kv[0]))][:MAX_CANDIDATES]
 
 
 def find_cluster(
@@ -286,8 +293,7 @@ class Lookalikes:
                 continue
             rows.sort(key=itemgetter(0), reverse=True)  # stable: equal times keep that order
             shared.update(rank for _, rank in [r for r in rows if r[0] >= since][:PER_KEY])
-        best = [r for r, _ in sorted(shared.items(), key=lambda kv: (-kv[1], kv[0]))]
-        best = best[:MAX_CANDIDATES]
+        best = most_shared(shared)
         missing = [sid for kind, sid in best if kind == 0 and (kind, sid) not in self.found]
         if missing and self.conn is not None:
             self.found.update(((0, c[0]), c) for c in signatures(self.conn, missing))

@@ -37,15 +37,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import delete, update
-from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
 from watcher.neardup import Fingerprint, pack
 from watcher.rules import RuleMatch
 from watcher.store.clusters import ClusterInfo, cluster_state, find_cluster, index_stories
-from watcher.store.db import Store, insert_rows
+from watcher.store.db import Store
 from watcher.store.outbox import OutboxAlert, add_alert
-from watcher.store.stories import match_row
+from watcher.store.stories import insert_matches
 from watcher.store.tables import AlertRow, DeliveryRow, MatchRow, StoryBand, StoryRow
 
 log = logging.getLogger("watcher.store")
@@ -202,7 +201,7 @@ def _save_body(s: Session, item: BodyToSave) -> BodySaved | None:
     others = _rules_of_others(s, cluster, sid)
     had = set(s.exec(select(MatchRow.rule).where(MatchRow.story_id == sid)).all())
     new = [m for m in item.matches if m.rule not in had]
-    _insert_matches(conn, [match_row(sid, m, item.now) for m in new])
+    insert_matches(conn, [(sid, m) for m in new], item.now)
     taken = frozenset(
         (n, k)
         for n, k in s.exec(
@@ -217,20 +216,6 @@ def _save_body(s: Session, item: BodyToSave) -> BodySaved | None:
         new_rules=tuple(m.rule for m in new),
         first_match=not had and bool(new),
         alerts=len(alerts),
-    )
-
-
-_MATCH_COLUMNS = ("story_id", "rule", "terms", "hits", "snippet", "score", "matched_at")
-
-
-def _insert_matches(conn: Connection, rows: Sequence[MatchRow]) -> None:
-    """One executemany: a page matches tens of watch-list rules, and the ORM's unit of work
-    costs more per row than the database does."""
-    insert_rows(
-        conn,
-        MatchRow.__table__,  # type: ignore[attr-defined]
-        _MATCH_COLUMNS,
-        [tuple(getattr(r, c) for c in _MATCH_COLUMNS) for r in rows],
     )
 
 

@@ -456,7 +456,3 @@ def insert_matches(
         MATCH_COLUMNS,
         [match_values(sid, m, now) for sid, m in matches],
     )
-
-
-def match_row(story_id: int, m: RuleMatch, now: datetime) -> MatchRow:
-    return MatchRow(**dict(zip(MATCH_COLUMNS, match_values(story_id, m, now), strict=True)))
